@@ -1,0 +1,238 @@
+"""The backend contract: everything the hub and services may rely on, and nothing more.
+
+A backend is four facets over one store — `log` (events), `presence`, `locks`, `keys` — plus a
+few node-level calls. `memory://` and `redis://` implement it with the same semantics; the
+contract suite in `tests/contract/` runs unchanged on both, and what it does not pin down is not
+part of the contract.
+
+Rules that hold for every operation:
+
+* **Atomic.** Each operation is one indivisible step (one Lua script on Redis, no `await`
+  between read and write in memory). The events an operation emits are appended to the log
+  and published on the bus inside that same step, so log order is the order of state changes.
+* **One clock.** Every time (`*_ms`) comes from the backend's clock: Redis `TIME` inside the
+  scripts, or the injected `Clock` in memory. Node clocks never decide who holds a lease.
+* **Expiry.** A session or lease whose `expires_at_ms` is at or before now is *expired*: reads
+  never return it. It is removed, with exactly one `presence.left` (`reason: "timeout"`) or
+  `lock.expired` event, by whichever operation meets it first: `sweep`, or a write on the same
+  session or entity (which emits the expiry event before its own).
+* **Failure.** Any operation may raise `BackendUnavailable`; then it did not happen or happened
+  entirely (a Redis script is atomic), and a retry of an idempotent operation is safe.
+* **Validation is not here.** Ids, TTL bounds and permissions are checked by the services.
+
+Event data written by the backend (snake_case; times are integer epoch milliseconds):
+
+=======================  =======================================================================
+`presence.joined`        session_id, user_id, name, kind
+`presence.viewing`       session_id, user_id, name, resource_type, resource_id (both null when the
+                         session stopped viewing), previous ({resource_type, resource_id} or null)
+`presence.left`          session_id, user_id, name, reason (`leave` or `timeout`)
+`lock.acquired`          entity_type, entity_id, user_id, name, session_id, fencing_token,
+                         acquired_at_ms, expires_at_ms
+`lock.refreshed`         the same fields as `lock.acquired`
+`lock.released`          entity_type, entity_id, user_id, name, fencing_token
+`lock.expired`           the same fields as `lock.released`
+`lock.force_released`    the fields of `lock.released`, plus released_by (the actor's id)
+=======================  =======================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from ..ids import EntityRef, WorkspaceKey
+from ..models import (
+    Actor,
+    ApiKeyRecord,
+    EntityPresence,
+    Event,
+    EventDraft,
+    Granted,
+    Held,
+    Holder,
+    Joined,
+    Lock,
+    LogSlice,
+    NotHeld,
+    PresenceSession,
+    Released,
+    SessionInfo,
+    SweepResult,
+)
+
+
+class Subscription(Protocol):
+    """Live events of one workspace, in log order, as they are published after subscribing."""
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    async def get(self) -> Event:
+        """The next event. Raises `SubscriptionLost` when the subscriber fell more than
+        `subscriber_queue_limit` events behind or the bus connection dropped: events may have
+        been missed, and the caller reads the gap from the log (`EventLog.read`)."""
+        ...
+
+
+class EventLog(Protocol):
+    async def publish(self, ws: WorkspaceKey, draft: EventDraft) -> Event:
+        """Append one event and publish it, atomically.
+
+        The event gets the next offset of the workspace (`seq`, dense: 1, 2, 3 ...) under the
+        workspace's epoch (created, random, with the workspace's first event; a backend that
+        lost its history starts a new epoch). The log keeps about `event_log_length` newest
+        events. With `draft.idempotency_key`, a repeat of the key within `idempotency_window`
+        returns the first event and appends nothing."""
+        ...
+
+    async def read(self, ws: WorkspaceKey, after: int, limit: int) -> LogSlice:
+        """Retained events with `seq > after`, oldest first, at most `limit`, with the epoch,
+        `oldest` retained offset and `head`, all from one consistent view. Reading never creates
+        an epoch: an untouched workspace answers its would-be epoch lazily as `""`, head 0."""
+        ...
+
+    def subscribe(self, ws: WorkspaceKey) -> AbstractAsyncContextManager[Subscription]:
+        """Live events of `ws` from the moment the context is entered until it exits."""
+        ...
+
+
+class PresenceStore(Protocol):
+    async def join(self, ws: WorkspaceKey, info: SessionInfo, ttl_ms: int) -> Joined:
+        """Create the session (`presence.joined`) or, if it is live, refresh its expiry and
+        name (no event). `new` tells which."""
+        ...
+
+    async def view(
+        self, ws: WorkspaceKey, info: SessionInfo, entity: EntityRef | None, ttl_ms: int
+    ) -> Joined:
+        """Set what the session views (None: nothing) and refresh its expiry. Joins first if the
+        session is not live (`presence.joined`, then `presence.viewing`). Viewing what it
+        already views refreshes only, with no event; `viewing_since_ms` is kept."""
+        ...
+
+    async def leave(self, ws: WorkspaceKey, session_id: str) -> bool:
+        """End a live session (`presence.left`, reason `leave`). False, and no event of its
+        own, when the session is not live."""
+        ...
+
+    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> int:
+        """Extend the expiry of the live sessions among `session_ids` (a node's batch
+        heartbeat); returns how many were live. No events."""
+        ...
+
+    async def viewers(
+        self, ws: WorkspaceKey, entities: Sequence[EntityRef]
+    ) -> list[EntityPresence]:
+        """For each entity, in order: its live viewing sessions (ordered by
+        `viewing_since_ms`, then session id) and its live lock. One round trip."""
+        ...
+
+    async def roster(self, ws: WorkspaceKey) -> list[PresenceSession]:
+        """Every live session of the workspace, ordered by `joined_at_ms`, then session id."""
+        ...
+
+    async def get(self, ws: WorkspaceKey, session_id: str) -> PresenceSession | None:
+        """One live session, or None."""
+        ...
+
+
+class LockStore(Protocol):
+    async def acquire(
+        self, ws: WorkspaceKey, entity: EntityRef, holder: Holder, ttl_ms: int
+    ) -> Granted | Held:
+        """Grant a free entity (`lock.acquired`, a new fencing token larger than every earlier
+        token of the workspace epoch), or extend the caller's own lease to now + ttl
+        (`lock.refreshed`, same token, `fresh=False`; the session id becomes the caller's).
+        Another user's live lease is an answer (`Held`), not an error; nothing changes."""
+        ...
+
+    async def refresh(
+        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, ttl_ms: int
+    ) -> Granted | Held | NotHeld:
+        """Extend the caller's live lease to now + ttl (`lock.refreshed`, same token)."""
+        ...
+
+    async def release(
+        self, ws: WorkspaceKey, entity: EntityRef, user_id: str
+    ) -> Released | Held | NotHeld:
+        """End the caller's live lease (`lock.released`)."""
+        ...
+
+    async def force_release(
+        self, ws: WorkspaceKey, entity: EntityRef, by: Actor
+    ) -> Released | NotHeld:
+        """End whoever's live lease (`lock.force_released`, actor `by`)."""
+        ...
+
+    async def get(self, ws: WorkspaceKey, entities: Sequence[EntityRef]) -> list[Lock | None]:
+        """The live lease of each entity, in order. One round trip."""
+        ...
+
+    async def held_by(self, ws: WorkspaceKey, user_id: str) -> list[Lock]:
+        """The user's live leases in the workspace, ordered by entity. Reads only that user's
+        index, never the whole workspace."""
+        ...
+
+
+class KeyStore(Protocol):
+    async def create(self, record: ApiKeyRecord) -> None:
+        """Store a key record under its `key_hash` and its org."""
+        ...
+
+    async def lookup(self, key_hash: str) -> ApiKeyRecord | None:
+        """The record with this hash, or None (unknown or revoked): read on every request, so a
+        revocation is effective at once on every node."""
+        ...
+
+    async def revoke(self, org_id: str, key_id: str) -> bool:
+        """Delete the org's key `key_id`; False if the org has no such key."""
+        ...
+
+    async def list(self, org_id: str) -> list[ApiKeyRecord]:
+        """The org's keys, ordered by creation time, then id."""
+        ...
+
+
+class Backend(Protocol):
+    log: EventLog
+    presence: PresenceStore
+    locks: LockStore
+    keys: KeyStore
+
+    @property
+    def url(self) -> str:
+        """The URL it was opened with, any password masked."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise `BackendUnavailable` otherwise."""
+        ...
+
+    async def active_workspaces(self) -> list[WorkspaceKey]:
+        """Workspaces that may hold sessions or locks (a superset: sweeping the others is a
+        no-op). Never misses a workspace with live state."""
+        ...
+
+    async def sweep(self, ws: WorkspaceKey, limit: int) -> SweepResult:
+        """Remove up to `limit` expired sessions and up to `limit` expired leases of `ws`,
+        atomically, emitting one `presence.left` (`timeout`) or `lock.expired` each. When the
+        workspace is left idle (no sessions, no locks) it may leave `active_workspaces`."""
+        ...
+
+
+class SubscriptionLost(Exception):
+    """A subscription missed events (queue overflow or bus reconnect); read the log."""
+
+
+__all__ = [
+    "Backend",
+    "EventLog",
+    "Held",
+    "KeyStore",
+    "LockStore",
+    "NotHeld",
+    "PresenceStore",
+    "Subscription",
+    "SubscriptionLost",
+]

@@ -1,0 +1,94 @@
+"""One Settings object: every option and limit of a node, with its default, check and meaning.
+
+Every field is also an environment variable with the `HUDDLE_` prefix (`HUDDLE_BACKEND_URL`,
+`HUDDLE_PRESENCE_TTL` ...). The table in README.md is generated from these descriptions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUDDLE_", frozen=True, extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface `huddle serve` binds.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port `huddle serve` binds.")
+    backend_url: str = Field(
+        "memory://",
+        description="`memory://` (embedded, one process) or `redis://host:port/db` (shared).",
+    )
+    log_level: LogLevel = Field("info", description="Log level of the node.")
+    node_id: str | None = Field(None, description="Name of this node in logs; random if unset.")
+
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HS256 signing secret. Required with redis://; memory:// makes a dev secret.",
+    )
+    jwt_public_key: str | None = Field(
+        None, description="PEM public key (or a path to one) to verify RS256/ES256 tokens."
+    )
+    jwt_audience: str | None = Field(None, description="Required `aud` claim, when set.")
+    jwt_issuer: str | None = Field(None, description="Required `iss` claim, when set.")
+    jwt_leeway: float = Field(
+        30.0, ge=0, le=300, description="Seconds of clock skew allowed for exp/nbf/iat."
+    )
+    dev_secret_file: Path = Field(
+        Path(".huddle/dev-secret"),
+        description="Where memory:// mode keeps its generated dev secret (shared by serve/token).",
+    )
+
+    event_log_length: int = Field(
+        10_000, ge=10, description="Events kept per workspace for replay (approximate on Redis)."
+    )
+    idempotency_window: float = Field(
+        300.0, gt=0, description="Seconds a publish idempotency key returns the first event."
+    )
+    replay_limit_max: int = Field(1_000, ge=1, description="Most events one replay read returns.")
+
+    presence_ttl: float = Field(
+        30.0, ge=0.2, le=3600, description="Seconds a presence session lives without a refresh."
+    )
+    lock_ttl_default: float = Field(30.0, gt=0, description="Lease seconds when none is asked.")
+    lock_ttl_min: float = Field(1.0, gt=0, description="Shortest lease a client may ask for.")
+    lock_ttl_max: float = Field(3600.0, gt=0, description="Longest lease a client may ask for.")
+    sweep_interval: float = Field(
+        1.0, gt=0, le=60, description="Seconds between expiry sweeps of presence and locks."
+    )
+    sweep_batch: int = Field(500, ge=1, description="Most expiries one sweep call handles.")
+
+    summary_max_entities: int = Field(
+        100, ge=1, le=10_000, description="Most entities one presence summary request may ask."
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest HTTP request body; larger answers 413."
+    )
+    max_event_bytes: int = Field(
+        32 * 1024, ge=256, description="Largest encoded `data` of a published event."
+    )
+    subscriber_queue_limit: int = Field(
+        1_000, ge=1, description="Events a bus subscriber may lag before it is dropped."
+    )
+    redis_timeout: float = Field(
+        2.0, gt=0, le=60, description="Seconds a Redis call may take before it answers 503."
+    )
+    redis_prefix: str = Field(
+        "hd", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key."
+    )
+    docs_enabled: bool = Field(True, description="Serve /docs and /openapi.json.")
+
+    @model_validator(mode="after")
+    def _lock_bounds_are_ordered(self) -> Settings:
+        if not self.lock_ttl_min <= self.lock_ttl_default <= self.lock_ttl_max:
+            raise ValueError("lock TTLs must satisfy lock_ttl_min <= lock_ttl_default <= max")
+        return self
+
+    @property
+    def is_memory(self) -> bool:
+        return self.backend_url.startswith("memory://")

@@ -1,0 +1,81 @@
+"""Every error a client can see; each has a code, an HTTP status and whether a retry may help.
+
+HuddleError
+├── BadRequest           400   (InvalidInput 422, PayloadTooLarge 413)
+├── Unauthenticated      401
+├── Forbidden            403
+├── NotFound             404   also another tenant's ids: existence is never leaked
+├── Conflict             409   LockHeld, StaleFence
+└── BackendUnavailable   503   retryable
+
+Services raise these without knowing HTTP; `api/errors.py` alone maps them to each dialect's
+envelope. `ConfigError` is for operators at startup, never sent to a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ConfigError(Exception):
+    """The node's configuration cannot work; raised before it serves anything."""
+
+
+class HuddleError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class BadRequest(HuddleError):
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class InvalidInput(BadRequest):
+    status = 422
+    code = "VALIDATION_ERROR"
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class Unauthenticated(HuddleError):
+    status = 401
+    code = "AUTHENTICATION_FAILED"
+
+
+class Forbidden(HuddleError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(HuddleError):
+    status = 404
+    code = "RESOURCE_NOT_FOUND"
+
+
+class Conflict(HuddleError):
+    status = 409
+    code = "CONFLICT"
+
+
+class LockHeld(Conflict):
+    code = "LOCK_HELD"
+
+
+class StaleFence(Conflict):
+    code = "STALE_FENCING_TOKEN"
+
+
+class BackendUnavailable(HuddleError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    retryable = True

@@ -1,0 +1,216 @@
+"""The values the layers hand each other: frozen dataclasses, no I/O, no HTTP.
+
+Wire shapes (JSON bodies) live with the routers; these are the facts behind them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .clock import iso_ms
+from .ids import EntityRef, WorkspaceKey
+
+ActorKind = Literal["user", "service", "system"]
+SessionKind = Literal["rest", "ws", "sse"]
+
+#: Event type prefixes only Huddle itself may emit; a custom publish using one is refused.
+RESERVED_EVENT_PREFIXES = (
+    "presence.",
+    "lock.",
+    "sync.",
+    "collaboration.",
+    "object.",
+    "field.",
+    "record.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused an event: a user, a service (API key without a user) or Huddle itself."""
+
+    kind: ActorKind
+    id: str
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, "id": self.id, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> Actor | None:
+        if raw is None:
+            return None
+        return cls(kind=raw["type"], id=raw["id"], name=raw.get("name"))
+
+
+SYSTEM = Actor("system", "huddle", "Huddle")
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event before the log gives it an offset and a timestamp."""
+
+    type: str
+    data: dict[str, Any]
+    actor: Actor | None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a workspace's log. `seq` is dense per workspace epoch (1, 2, 3 ...)."""
+
+    workspace: WorkspaceKey
+    epoch: str
+    seq: int
+    type: str
+    actor: Actor | None
+    data: dict[str, Any]
+    ts_ms: int
+
+    @property
+    def id(self) -> str:
+        """The opaque cursor clients hold: `<epoch>:<seq>`, the same on every transport."""
+        return f"{self.epoch}:{self.seq}"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "type": self.type,
+            "org_id": self.workspace.org_id,
+            "workspace_id": self.workspace.workspace_id,
+            "actor": None if self.actor is None else self.actor.to_dict(),
+            "data": self.data,
+            "ts": iso_ms(self.ts_ms),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LogSlice:
+    """A consistent read of a log: its epoch, the retained range and events after a point.
+
+    `oldest` is the first retained offset (`head + 1` when nothing is retained); `head` is the
+    last offset ever assigned in this epoch (0 before the first event).
+    """
+
+    epoch: str
+    head: int
+    oldest: int
+    events: tuple[Event, ...]
+
+
+# --- locks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    user_id: str
+    name: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A live lease. `token` is the fencing token: it grows with every new grant."""
+
+    entity: EntityRef
+    user_id: str
+    name: str | None
+    session_id: str | None
+    acquired_at_ms: int
+    expires_at_ms: int
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """The caller holds the lease. `fresh` is False when an existing lease of the same user was
+    extended (re-entrant acquire, or refresh)."""
+
+    lock: Lock
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Another user holds a live lease; nothing changed."""
+
+    lock: Lock
+
+
+@dataclass(frozen=True, slots=True)
+class NotHeld:
+    """Nobody holds a live lease on the entity; nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    lock: Lock
+
+
+# --- presence --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """Who a presence session is; the store adds times and what it views."""
+
+    session_id: str
+    user_id: str
+    name: str | None = None
+    kind: SessionKind = "rest"
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSession:
+    session_id: str
+    user_id: str
+    name: str | None
+    kind: SessionKind
+    joined_at_ms: int
+    expires_at_ms: int
+    viewing: EntityRef | None = None
+    viewing_since_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    session: PresenceSession
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPresence:
+    """Live sessions viewing one entity, and its live lock if any."""
+
+    entity: EntityRef
+    sessions: tuple[PresenceSession, ...]
+    lock: Lock | None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    sessions_expired: int = 0
+    locks_expired: int = 0
+    idle: bool = False
+    """True when the workspace has no sessions and no locks left (it may leave the index)."""
+
+
+# --- api keys --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key itself, only its SHA-256 (`key_hash`)."""
+
+    id: str
+    org_id: str
+    workspace_id: str
+    user_id: str | None
+    admin: bool
+    name: str | None
+    created_at_ms: int
+    created_by: str
+    key_hash: str = field(repr=False, default="")
