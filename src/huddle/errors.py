@@ -38,8 +38,15 @@ class BadRequest(HuddleError):
 
 
 class InvalidInput(BadRequest):
+    """A field the schema accepted but a rule refuses; rendered like a schema error (422)."""
+
     status = 422
     code = "VALIDATION_ERROR"
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...], input: Any = None) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.input = input
 
 
 class PayloadTooLarge(BadRequest):

@@ -1,0 +1,117 @@
+"""Typed accessors for handlers: the runtime, the caller, and the workspace a request is in.
+
+401 (who are you?), 403 (you may not), 404 (not yours, or not there: another org's things are
+always 404 so that existence is never leaked) are decided here and in the services only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from ..auth import Principal, TokenVerifier, looks_like_api_key
+from ..config import Settings
+from ..errors import BadRequest, Forbidden, NotFound, Unauthenticated
+from ..ids import TENANT_ID_PATTERN, OrgId, WorkspaceId, WorkspaceKey
+from ..services import Services
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What one app instance serves with; made by the lifespan, fresh per app."""
+
+    settings: Settings
+    services: Services
+    verifier: TokenVerifier
+
+
+def runtime(request: Request) -> Runtime:
+    found: Runtime = request.app.state.runtime
+    return found
+
+
+def services(request: Request) -> Services:
+    return runtime(request).services
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT, or a 64-hex API key")
+_api_key = APIKeyHeader(name="X-API-KEY", auto_error=False, description="A 64-hex API key")
+
+
+async def authenticate(runtime: Runtime, credential: str) -> Principal:
+    """A principal from a bearer credential: API keys by shape, JWTs otherwise."""
+    if looks_like_api_key(credential):
+        return await runtime.services.apikeys.authenticate(credential)
+    return runtime.verifier.verify(credential)
+
+
+async def principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    credential = api_key or (bearer.credentials if bearer else None)
+    if not credential:
+        raise Unauthenticated("Authentication required")
+    return await authenticate(runtime(request), credential)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
+OrgIdPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, examples=["acme"])]
+WorkspaceIdPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, examples=["ws1"])]
+
+
+def org_of(caller: Principal, org_id: str) -> OrgId:
+    """The org in the path, if it is the caller's; 404 otherwise."""
+    if caller.org_id != org_id:
+        raise NotFound(
+            "The requested resource was not found",
+            details={"resource_type": "org", "resource_id": org_id},
+        )
+    return OrgId(org_id)
+
+
+def workspace_key(caller: Principal, org_id: str, workspace_id: str) -> WorkspaceKey:
+    """The workspace the caller may use; 404 for another org, 403 for a workspace of its own
+    org that it is not a member of."""
+    org = org_of(caller, org_id)
+    if not caller.may_use(workspace_id):
+        raise Forbidden(
+            "You are not a member of this workspace",
+            details={"required_permission": f"workspace:{workspace_id}"},
+        )
+    return WorkspaceKey(org, WorkspaceId(workspace_id))
+
+
+async def path_workspace(
+    caller: CurrentPrincipal, org_id: OrgIdPath, workspace_id: WorkspaceIdPath
+) -> WorkspaceKey:
+    return workspace_key(caller, org_id, workspace_id)
+
+
+async def principal_workspace(
+    caller: CurrentPrincipal,
+    x_workspace_id: Annotated[
+        str | None,
+        Header(
+            pattern=TENANT_ID_PATTERN,
+            description="Choose among the caller's workspaces; default: the credential's own.",
+        ),
+    ] = None,
+) -> WorkspaceKey:
+    """Seeds 000/001/002 carry no workspace in the path: it comes from the credential."""
+    chosen = x_workspace_id or caller.default_workspace
+    if chosen is None:
+        raise BadRequest(
+            "This credential spans several workspaces: choose one with X-Workspace-Id",
+            details={"header": "X-Workspace-Id"},
+        )
+    return workspace_key(caller, caller.org_id, chosen)
+
+
+PathWorkspace = Annotated[WorkspaceKey, Depends(path_workspace)]
+CallerWorkspace = Annotated[WorkspaceKey, Depends(principal_workspace)]
+CurrentServices = Annotated[Services, Depends(services)]

@@ -1,0 +1,40 @@
+"""Liveness and readiness, for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from .deps import CurrentServices
+from .error_models import errors
+
+router = APIRouter(tags=["Health"])
+
+
+class HealthOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+    status: str
+
+
+class ReadyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ready", "backend": "redis://10.0.0.5:6379/0", "node": "n1"}]
+        }
+    )
+    status: str
+    backend: str
+    node: str
+
+
+@router.get("/healthz", response_model=HealthOut, summary="Process is up")
+async def healthz() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@router.get("/readyz", response_model=ReadyOut, responses=errors(), summary="Backend reachable")
+async def readyz(svc: CurrentServices) -> ReadyOut:
+    """200 when the backend answers; 503 in the error envelope when it does not."""
+    node = svc.node
+    await node.backend.ping()
+    return ReadyOut(status="ready", backend=node.backend.url, node=node.node_id)

@@ -1,0 +1,160 @@
+"""Seed 003 presence routes and the project's own workspace reads, under
+/v1/orgs/{org_id}/workspaces/{workspace_id}/."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ..ids import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SESSION_ID_PATTERN, EntityRef
+from .deps import CurrentPrincipal, CurrentServices, PathWorkspace
+from .error_models import errors
+from .sync_models import (
+    EventOut,
+    EventsOut,
+    LeftOut,
+    PublishIn,
+    RosterOut,
+    RosterUserOut,
+    SessionOut,
+)
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/workspaces/{workspace_id}", tags=["Workspace Sync"])
+
+ClientSession = Annotated[
+    str | None,
+    Query(
+        pattern=SESSION_ID_PATTERN,
+        description="Your name for this session (a tab id); default `default`",
+        examples=["tab-1"],
+    ),
+]
+
+
+@router.post(
+    "/sync/presence/join",
+    response_model=SessionOut,
+    responses=errors(403, 404),
+    summary="Announce Presence Join",
+)
+async def announce_presence_join(
+    ws: PathWorkspace,
+    caller: CurrentPrincipal,
+    svc: CurrentServices,
+    session_id: ClientSession = None,
+) -> SessionOut:
+    """Join the workspace, or keep your session alive (announce again before `expires_at`)."""
+    joined = await svc.presence.join(ws, caller, session_id)
+    return SessionOut.of(joined.session, joined.new)
+
+
+@router.post(
+    "/sync/presence/leave",
+    response_model=LeftOut,
+    responses=errors(403, 404),
+    summary="Announce Presence Leave",
+)
+async def announce_presence_leave(
+    ws: PathWorkspace,
+    caller: CurrentPrincipal,
+    svc: CurrentServices,
+    session_id: ClientSession = None,
+) -> LeftOut:
+    left = await svc.presence.leave(ws, caller, session_id)
+    return LeftOut(session_id=session_id or "default", left=left)
+
+
+@router.post(
+    "/sync/presence/viewing",
+    response_model=SessionOut,
+    responses=errors(403, 404),
+    summary="Announce Presence Viewing",
+)
+async def announce_presence_viewing(
+    ws: PathWorkspace,
+    caller: CurrentPrincipal,
+    svc: CurrentServices,
+    resource_type: Annotated[
+        str,
+        Query(
+            pattern=ENTITY_TYPE_PATTERN,
+            description="Type of resource being viewed",
+            examples=["deal"],
+        ),
+    ],
+    resource_id: Annotated[
+        str,
+        Query(
+            pattern=ENTITY_ID_PATTERN, description="ID of resource being viewed", examples=["42"]
+        ),
+    ],
+    session_id: ClientSession = None,
+) -> SessionOut:
+    """Say what you are looking at; joins your session first if needed."""
+    joined = await svc.presence.view(ws, caller, EntityRef(resource_type, resource_id), session_id)
+    return SessionOut.of(joined.session, joined.new)
+
+
+@router.get(
+    "/sync/presence",
+    response_model=RosterOut,
+    responses=errors(403, 404),
+    summary="Workspace Presence Roster",
+)
+async def workspace_roster(ws: PathWorkspace, svc: CurrentServices) -> RosterOut:
+    """Everyone present in the workspace, with their session count and what they view."""
+    entries = await svc.presence.roster(ws)
+    return RosterOut(
+        users=[RosterUserOut.of(e) for e in entries],
+        count=len(entries),
+        sessions=sum(len(e.sessions) for e in entries),
+    )
+
+
+@router.get(
+    "/sync/events",
+    response_model=EventsOut,
+    responses=errors(400, 403, 404),
+    summary="Read Workspace Events",
+)
+async def read_events(
+    ws: PathWorkspace,
+    svc: CurrentServices,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="An event id (`next` of the last answer); omitted: the oldest kept",
+            examples=["3fa1b2c4:17"],
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventsOut:
+    """The workspace's events after a cursor, oldest first. A cursor whose history is gone
+    answers one `sync.reset` event: reload state, then continue from `next`."""
+    replay = await svc.events.replay(ws, after, limit)
+    return EventsOut(
+        events=[EventOut.of(e) for e in replay.events], next=replay.next, reset=replay.reset
+    )
+
+
+@router.post(
+    "/events",
+    response_model=EventOut,
+    status_code=201,
+    responses=errors(403, 404, 413),
+    summary="Publish Custom Event",
+)
+async def publish_event(
+    body: PublishIn, ws: PathWorkspace, caller: CurrentPrincipal, svc: CurrentServices
+) -> EventOut:
+    """For services (API key) and admins: append a custom event and publish it to the
+    workspace. Huddle's own type prefixes are refused; a repeated `idempotency_key` answers
+    the first event instead of a second one."""
+    if not caller.is_api_key:
+        caller.require_admin("events:publish")
+    event = await svc.events.publish_custom(
+        ws, caller.actor(), body.type, body.data, body.idempotency_key
+    )
+    return EventOut.of(event)

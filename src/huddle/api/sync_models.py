@@ -1,0 +1,209 @@
+"""Seed 003 bodies (snake_case) and the project's own workspace endpoints, with examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from ..clock import iso_ms
+from ..models import Event, PresenceSession
+from ..services.presence import RosterEntry, client_session_of
+
+_SESSION_EXAMPLE: JsonDict = {
+    "session_id": "tab-1",
+    "user_id": "ana",
+    "name": "Ana",
+    "kind": "rest",
+    "joined_at": "2026-01-05T10:01:12.345Z",
+    "expires_at": "2026-01-05T10:01:42.345Z",
+    "viewing": {
+        "resource_type": "deal",
+        "resource_id": "42",
+        "since": "2026-01-05T10:01:12.345Z",
+    },
+    "new": True,
+}
+_EVENT_EXAMPLE: JsonDict = {
+    "id": "3fa1b2c4:18",
+    "seq": 18,
+    "type": "lock.acquired",
+    "org_id": "acme",
+    "workspace_id": "ws1",
+    "actor": {"type": "user", "id": "ben", "name": "Ben"},
+    "data": {
+        "entity_type": "deal",
+        "entity_id": "42",
+        "user_id": "ben",
+        "name": "Ben",
+        "session_id": None,
+        "fencing_token": 17,
+        "acquired_at_ms": 1767607320000,
+        "expires_at_ms": 1767607350000,
+    },
+    "ts": "2026-01-05T10:02:00.000Z",
+}
+
+
+class ViewingOut(BaseModel):
+    resource_type: str
+    resource_id: str
+    since: str
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_SESSION_EXAMPLE]})
+
+    session_id: str = Field(description="The caller's own name for the session (default)")
+    user_id: str
+    name: str | None
+    kind: str
+    joined_at: str
+    expires_at: str = Field(description="Announce again before this to stay present")
+    viewing: ViewingOut | None
+    new: bool = Field(description="True when this call created the session")
+
+    @classmethod
+    def of(cls, session: PresenceSession, new: bool) -> SessionOut:
+        viewing = None
+        if session.viewing is not None:
+            viewing = ViewingOut(
+                resource_type=session.viewing.type,
+                resource_id=session.viewing.id,
+                since=iso_ms(session.viewing_since_ms or session.joined_at_ms),
+            )
+        return cls(
+            session_id=client_session_of(session.session_id),
+            user_id=session.user_id,
+            name=session.name,
+            kind=session.kind,
+            joined_at=iso_ms(session.joined_at_ms),
+            expires_at=iso_ms(session.expires_at_ms),
+            viewing=viewing,
+            new=new,
+        )
+
+
+class LeftOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"session_id": "tab-1", "left": True}]}
+    )
+
+    session_id: str
+    left: bool = Field(description="False when the session was not present (nothing changed)")
+
+
+class RosterUserOut(BaseModel):
+    user_id: str
+    name: str | None
+    since: str
+    sessions: int
+    viewing: list[ViewingOut]
+
+    @classmethod
+    def of(cls, entry: RosterEntry) -> RosterUserOut:
+        viewing = [
+            ViewingOut(
+                resource_type=s.viewing.type,
+                resource_id=s.viewing.id,
+                since=iso_ms(s.viewing_since_ms or s.joined_at_ms),
+            )
+            for s in entry.sessions
+            if s.viewing is not None
+        ]
+        return cls(
+            user_id=entry.user_id,
+            name=entry.name,
+            since=iso_ms(entry.since_ms),
+            sessions=len(entry.sessions),
+            viewing=viewing,
+        )
+
+
+class RosterOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "users": [
+                        {
+                            "user_id": "ana",
+                            "name": "Ana",
+                            "since": "2026-01-05T10:01:12.345Z",
+                            "sessions": 2,
+                            "viewing": [
+                                {
+                                    "resource_type": "deal",
+                                    "resource_id": "42",
+                                    "since": "2026-01-05T10:01:12.345Z",
+                                }
+                            ],
+                        }
+                    ],
+                    "count": 1,
+                    "sessions": 2,
+                }
+            ]
+        }
+    )
+
+    users: list[RosterUserOut]
+    count: int = Field(description="Distinct users present")
+    sessions: int
+
+
+class ActorOut(BaseModel):
+    type: str
+    id: str
+    name: str | None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EVENT_EXAMPLE]})
+
+    id: str = Field(description="Opaque cursor `<epoch>:<seq>`: resume after it")
+    seq: int = Field(description="Dense per workspace epoch: a hole means a missed event")
+    type: str
+    org_id: str
+    workspace_id: str
+    actor: ActorOut | None
+    data: dict[str, Any]
+    ts: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls.model_validate(event.to_wire())
+
+
+class EventsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"events": [_EVENT_EXAMPLE], "next": "3fa1b2c4:18", "reset": False}]
+        }
+    )
+
+    events: list[EventOut]
+    next: str | None = Field(description="Pass as `after` to continue; null: no events yet")
+    reset: bool = Field(
+        description="History you asked for is gone: reload state, then continue from `next`"
+    )
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "deal.stage_changed",
+                    "data": {"deal_id": "42", "stage": "won"},
+                    "idempotency_key": "crm-evt-8812",
+                }
+            ]
+        },
+    )
+
+    type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
+    data: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")

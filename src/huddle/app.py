@@ -1,0 +1,58 @@
+"""The composition root: `create_app(settings)` builds one ASGI app with fresh state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import __version__
+from .api import apikeys, collaboration, health, sync
+from .api.deps import Runtime
+from .api.errors import install_error_handlers
+from .api.limits import BodySizeLimit
+from .auth import TokenVerifier, resolve_jwt_secret
+from .backends import backend_scheme, open_backend
+from .clock import Clock
+from .config import Settings
+from .hub.node import Node
+from .services import Services
+
+DESCRIPTION = """\
+Realtime collaboration for workspace products: who is here, who views what, who holds the edit
+lock, and what just changed. Authenticate with `Authorization: Bearer <JWT or API key>` or
+`X-API-KEY: <key>`; `huddle token` prints a dev token.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """A Huddle node as an ASGI app. Configuration errors raise `ConfigError` here, before
+    anything is served; the backend is opened by the lifespan."""
+    settings = settings or Settings()
+    backend_scheme(settings.backend_url)
+    verifier = TokenVerifier(settings, resolve_jwt_secret(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            open_backend(settings, clock) as backend,
+            Node(backend, settings).running() as node,
+        ):
+            app.state.runtime = Runtime(settings, Services.for_node(node), verifier)
+            yield
+
+    app = FastAPI(
+        title="Huddle",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (health.router, collaboration.router, sync.router, apikeys.router):
+        app.include_router(router)
+    return app

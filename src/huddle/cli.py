@@ -1,0 +1,211 @@
+"""`huddle serve | token | check | apikey create`: the operator's entry points.
+
+Every option of `serve` is also a `HUDDLE_*` environment variable; a flag wins over the
+environment, which wins over the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from .auth import issue_token, resolve_jwt_secret
+from .backends import open_backend
+from .config import Settings
+from .errors import BackendUnavailable, ConfigError
+
+DEV_USER, DEV_ORG, DEV_WORKSPACE = "ana", "acme", "ws1"
+
+
+def _settings(args: argparse.Namespace, **names: str) -> Settings:
+    overrides: dict[str, Any] = {
+        setting: getattr(args, flag)
+        for flag, setting in names.items()
+        if getattr(args, flag, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(
+        args, host="host", port="port", backend="backend_url", log_level="log_level"
+    )
+    app = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"Huddle {base}  backend {settings.backend_url}  API docs {base}/docs", flush=True)
+    if settings.is_memory:
+        secret = resolve_jwt_secret(settings)
+        assert secret is not None
+        token = issue_token(
+            secret,
+            user_id=DEV_USER,
+            org_id=DEV_ORG,
+            workspace_id=DEV_WORKSPACE,
+            admin=True,
+            name="Ana",
+            ttl=86_400,
+        )
+        print(
+            f"Dev token (user {DEV_USER}, org {DEV_ORG}, workspace {DEV_WORKSPACE}, admin, 24 h):"
+            f"\n  export TOKEN={token}\n"
+            f'  curl -H "Authorization: Bearer $TOKEN" {base}/v1/collaboration/locks/my-locks',
+            flush=True,
+        )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    settings = Settings()
+    secret = resolve_jwt_secret(settings)
+    if secret is None:
+        raise ConfigError("`huddle token` signs with HUDDLE_JWT_SECRET, which is not set")
+    print(
+        issue_token(
+            secret,
+            user_id=args.user,
+            org_id=args.org,
+            workspace_id=args.workspace,
+            admin=args.admin,
+            name=args.name,
+            ttl=args.ttl,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+    )
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    settings = _settings(args, backend="backend_url")
+    resolve_jwt_secret(settings)
+    print(f"config ok: backend {settings.backend_url}")
+
+    async def ping() -> None:
+        async with open_backend(settings) as backend:
+            await backend.ping()
+
+    asyncio.run(ping())
+    print("backend ok: reachable")
+    return 0
+
+
+def apikey_create(args: argparse.Namespace) -> int:
+    settings = Settings()
+    secret = resolve_jwt_secret(settings)
+    if secret is None:
+        raise ConfigError("`huddle apikey` signs its admin call with HUDDLE_JWT_SECRET")
+    node = args.node or f"http://{settings.host}:{settings.port}"
+    admin = issue_token(
+        secret,
+        user_id=args.as_user,
+        org_id=args.org,
+        workspace_id=args.workspace,
+        admin=True,
+        ttl=60,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+    body = {
+        "user_id": args.user,
+        "workspace_id": args.workspace,
+        "admin": args.admin,
+        "name": args.name,
+    }
+    try:
+        answer = httpx.post(
+            f"{node}/v1/orgs/{args.org}/api-keys",
+            json=body,
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        print(f"huddle: cannot reach the node at {node}: {exc}", file=sys.stderr)
+        return 1
+    if answer.status_code != 201:
+        print(f"huddle: the node answered {answer.status_code}: {answer.text}", file=sys.stderr)
+        return 1
+    created = answer.json()
+    print(created["key"])
+    print(f"id {created['id']} (the key is shown only this once)", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="huddle", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="start a node (HUDDLE_* variables configure it)")
+    p.add_argument("--host", help="interface to bind (HUDDLE_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to bind (HUDDLE_PORT, default 8000)")
+    p.add_argument("--backend", help="memory:// or redis://host:port/db (HUDDLE_BACKEND_URL)")
+    p.add_argument("--log-level", help="critical|error|warning|info|debug (HUDDLE_LOG_LEVEL)")
+    p.set_defaults(run=serve)
+
+    p = commands.add_parser("token", help="print a signed JWT for one user of one workspace")
+    p.add_argument("--user", required=True)
+    p.add_argument("--org", required=True)
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--admin", action="store_true", help="grant the admin role")
+    p.add_argument("--name", help="display name shown to other users")
+    p.add_argument("--ttl", type=float, default=3600.0, help="seconds of validity (3600)")
+    p.set_defaults(run=token)
+
+    p = commands.add_parser("check", help="validate the configuration and reach the backend")
+    p.add_argument("--backend", help="backend URL to check (HUDDLE_BACKEND_URL)")
+    p.set_defaults(run=check)
+
+    p = commands.add_parser("apikey", help="manage API keys through a running node")
+    keys = p.add_subparsers(dest="apikey_command", required=True)
+    p = keys.add_parser("create", help="create a key; prints it (shown only once)")
+    p.add_argument("--org", required=True)
+    p.add_argument("--workspace", required=True, help="the key's default workspace")
+    p.add_argument("--user", help="the user the key acts as (omit: a service key)")
+    p.add_argument("--admin", action="store_true", help="an admin key (all org workspaces)")
+    p.add_argument("--name", help="a label for the key")
+    p.add_argument("--node", help="node URL (default http://HUDDLE_HOST:HUDDLE_PORT)")
+    p.add_argument("--as-user", default="huddle-cli", help="admin user id recorded as creator")
+    p.set_defaults(run=apikey_create)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"huddle: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"huddle: invalid setting:\n{exc}", file=sys.stderr)
+        return 2
+    except BackendUnavailable as exc:
+        print(f"huddle: backend unreachable: {exc.message}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

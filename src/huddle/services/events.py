@@ -1,0 +1,103 @@
+"""Publishing custom events and replaying a workspace's log from a cursor.
+
+Replay never hides a gap: a cursor from another epoch (the backend lost its history) or older
+than the retained log answers a `sync.reset` event first, telling the client to reload state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import InvalidInput, PayloadTooLarge
+from ..hub.node import Node
+from ..ids import WorkspaceKey
+from ..models import RESERVED_EVENT_PREFIXES, SYSTEM, Actor, Event, EventDraft
+from ..protocol.cursor import Cursor, parse_cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Events after a cursor, oldest first; `next` is the cursor to resume from (None while
+    the workspace has no events).
+
+    With `reset`, the only event is a synthetic `sync.reset` (not in the log): the client
+    reloads its state over REST and resumes from `next`, the current head. A partial replay is
+    never sent, since it would hide the events that are gone.
+    """
+
+    events: tuple[Event, ...]
+    next: str | None
+    reset: bool = False
+
+
+class EventService:
+    def __init__(self, node: Node) -> None:
+        self._log = node.backend.log
+        self._settings = node.settings
+
+    async def publish_custom(
+        self,
+        ws: WorkspaceKey,
+        actor: Actor,
+        event_type: str,
+        data: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> Event:
+        """Append and publish a client-defined event. Huddle's own prefixes are refused."""
+        if event_type.startswith(RESERVED_EVENT_PREFIXES):
+            raise InvalidInput(
+                f"event type {event_type!r} uses a prefix reserved for Huddle's own events "
+                f"({', '.join(RESERVED_EVENT_PREFIXES)})",
+                loc=("body", "type"),
+                input=event_type,
+            )
+        size = len(orjson.dumps(data))
+        if size > self._settings.max_event_bytes:
+            raise PayloadTooLarge(
+                f"event data is {size} bytes; the limit is {self._settings.max_event_bytes}",
+                details={"limit": self._settings.max_event_bytes, "size": size},
+            )
+        draft = EventDraft(event_type, data, actor, idempotency_key)
+        return await self._log.publish(ws, draft)
+
+    async def replay(self, ws: WorkspaceKey, after: str | None, limit: int) -> Replay:
+        """Events after `after` (a cursor; None: from the oldest retained), at most `limit`."""
+        limit = max(1, min(limit, self._settings.replay_limit_max))
+        cursor = parse_cursor(after) if after is not None else None
+        first = await self._log.read(ws, cursor.seq if cursor else 0, limit)
+        if cursor is None or _continues(cursor, first.epoch, first.oldest, first.head):
+            page = first.events
+            if page:
+                return Replay(page, page[-1].id)
+            return Replay((), str(cursor) if cursor else _head(first.epoch, first.head))
+        reason = "epoch_changed" if cursor.epoch != first.epoch else "cursor_expired"
+        reset = Event(
+            workspace=ws,
+            epoch=first.epoch,
+            seq=first.head,
+            type="sync.reset",
+            actor=SYSTEM,
+            data={
+                "reason": reason,
+                "requested": str(cursor),
+                "epoch": first.epoch,
+                "oldest": _head(first.epoch, first.oldest),
+                "head": _head(first.epoch, first.head),
+            },
+            ts_ms=first.events[-1].ts_ms if first.events else 0,
+        )
+        return Replay((reset,), _head(first.epoch, first.head), reset=True)
+
+
+def _continues(cursor: Cursor, epoch: str, oldest: int, head: int) -> bool:
+    """True when the log holds every event after `cursor`: same epoch, nothing trimmed."""
+    if epoch == "":
+        return cursor.seq == 0
+    return cursor.epoch == epoch and oldest - 1 <= cursor.seq <= head
+
+
+def _head(epoch: str, head: int) -> str | None:
+    return f"{epoch}:{head}" if epoch else None

@@ -1,0 +1,150 @@
+"""Presence: who is in a workspace and who views what, folded to distinct users.
+
+A presence session belongs to one user. Clients name their sessions (a tab id, say); the stored
+id is `<user_id>/<client id>`, so a caller can only ever touch its own sessions. Viewer lists
+and counts are distinct users, each with the number of its sessions beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..auth import Principal
+from ..errors import InvalidInput
+from ..hub.node import Node
+from ..ids import EntityRef, WorkspaceKey
+from ..models import EntityPresence, Joined, Lock, PresenceSession, SessionInfo, SessionKind
+
+DEFAULT_CLIENT_SESSION = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    user_id: str
+    name: str | None
+    since_ms: int
+    sessions: int
+    holds_lock: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntityViewers:
+    entity: EntityRef
+    viewers: tuple[Viewer, ...]
+    sessions: int
+    lock: Lock | None
+
+    @property
+    def count(self) -> int:
+        return len(self.viewers)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    user_id: str
+    name: str | None
+    since_ms: int
+    sessions: tuple[PresenceSession, ...]
+
+
+def session_id_for(principal: Principal, client_session: str | None) -> str:
+    return f"{principal.user_id}/{client_session or DEFAULT_CLIENT_SESSION}"
+
+
+def client_session_of(session_id: str) -> str:
+    return session_id.rpartition("/")[2]
+
+
+class PresenceService:
+    def __init__(self, node: Node) -> None:
+        self._store = node.backend.presence
+        self._settings = node.settings
+
+    @property
+    def ttl_ms(self) -> int:
+        return round(self._settings.presence_ttl * 1000)
+
+    def _info(
+        self, principal: Principal, client_session: str | None, kind: SessionKind
+    ) -> SessionInfo:
+        return SessionInfo(
+            session_id_for(principal, client_session), principal.user_id, principal.name, kind
+        )
+
+    async def join(
+        self,
+        ws: WorkspaceKey,
+        principal: Principal,
+        client_session: str | None = None,
+        kind: SessionKind = "rest",
+    ) -> Joined:
+        """Announce (or keep alive) the caller's session; `presence.joined` when new."""
+        return await self._store.join(ws, self._info(principal, client_session, kind), self.ttl_ms)
+
+    async def view(
+        self,
+        ws: WorkspaceKey,
+        principal: Principal,
+        entity: EntityRef | None,
+        client_session: str | None = None,
+        kind: SessionKind = "rest",
+    ) -> Joined:
+        """Say what the caller's session views (joining it if needed)."""
+        info = self._info(principal, client_session, kind)
+        return await self._store.view(ws, info, entity, self.ttl_ms)
+
+    async def leave(
+        self, ws: WorkspaceKey, principal: Principal, client_session: str | None = None
+    ) -> bool:
+        return await self._store.leave(ws, session_id_for(principal, client_session))
+
+    async def viewers(self, ws: WorkspaceKey, entities: Sequence[EntityRef]) -> list[EntityViewers]:
+        """Distinct viewing users per entity, in request order; one backend round trip."""
+        if len(entities) > self._settings.summary_max_entities:
+            raise InvalidInput(
+                f"at most {self._settings.summary_max_entities} entities per request",
+                loc=("body", "entities"),
+                input=len(entities),
+            )
+        return [_fold(found) for found in await self._store.viewers(ws, entities)]
+
+    async def roster(self, ws: WorkspaceKey) -> list[RosterEntry]:
+        """Every present user of the workspace with its live sessions, earliest first."""
+        by_user: dict[str, list[PresenceSession]] = {}
+        for session in await self._store.roster(ws):
+            by_user.setdefault(session.user_id, []).append(session)
+        entries = [
+            RosterEntry(
+                user_id=user_id,
+                name=_latest_name(sessions),
+                since_ms=min(s.joined_at_ms for s in sessions),
+                sessions=tuple(sessions),
+            )
+            for user_id, sessions in by_user.items()
+        ]
+        return sorted(entries, key=lambda e: (e.since_ms, e.user_id))
+
+
+def _fold(found: EntityPresence) -> EntityViewers:
+    by_user: dict[str, list[PresenceSession]] = {}
+    for session in found.sessions:
+        by_user.setdefault(session.user_id, []).append(session)
+    holder = found.lock.user_id if found.lock else None
+    viewers = [
+        Viewer(
+            user_id=user_id,
+            name=_latest_name(sessions),
+            since_ms=min(s.viewing_since_ms or s.joined_at_ms for s in sessions),
+            sessions=len(sessions),
+            holds_lock=user_id == holder,
+        )
+        for user_id, sessions in by_user.items()
+    ]
+    viewers.sort(key=lambda v: (v.since_ms, v.user_id))
+    return EntityViewers(found.entity, tuple(viewers), len(found.sessions), found.lock)
+
+
+def _latest_name(sessions: Sequence[PresenceSession]) -> str | None:
+    named = [s for s in sessions if s.name]
+    return max(named, key=lambda s: s.joined_at_ms).name if named else None
