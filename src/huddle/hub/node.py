@@ -26,10 +26,12 @@ class Node:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Node]:
         """Run the background tasks while the context is open; cancel and await them after."""
-        sweeper = asyncio.create_task(self.sweeper.run(), name=f"{self.node_id}-sweeper")
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(self.sweeper.run(stop), name=f"{self.node_id}-sweeper")
         try:
             yield self
         finally:
+            stop.set()
             sweeper.cancel()
             with suppress(asyncio.CancelledError):
                 await sweeper

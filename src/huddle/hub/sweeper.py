@@ -7,6 +7,7 @@ the same moment still emit one `presence.left` or `lock.expired` per expiry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from ..backends.base import Backend
@@ -34,9 +35,13 @@ class Sweeper:
                     break
         return SweepResult(sessions_expired=sessions, locks_expired=locks)
 
-    async def run(self) -> None:
-        """Tick forever; a failed tick is logged and retried at the next one."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set; a failed tick is logged and retried at the next one.
+
+        Stopping by an event, not only by cancellation: a library that swallows a
+        cancellation mid-call (redis-py's `wait_for` on Python 3.11 can) must not keep a
+        closing node alive."""
+        while not stop.is_set():
             try:
                 await self.tick()
             except BackendUnavailable as exc:
@@ -44,4 +49,5 @@ class Sweeper:
             except Exception:
                 # A bug in one sweep must not stop expiry for good: loud, then the next tick.
                 log.exception("sweep failed")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
