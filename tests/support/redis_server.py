@@ -1,0 +1,195 @@
+"""A real `redis-server` process on a free TCP port, for the Redis contract run.
+
+Never a mock, never fakeredis, never the machine's own Redis on 6379: each server is a child
+process of the test run, with no persistence, in a private temporary directory. `stop()` and
+`start()` again on the same port let a test take Redis down and bring it back.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final
+from uuid import uuid4
+
+READY_LINE: Final = "Ready to accept connections"
+MISSING_MESSAGE: Final = "redis-server not found: run `make test`, which installs it"
+
+
+class RedisServerMissing(RuntimeError):
+    """No `redis-server` executable on PATH."""
+
+
+class RedisServerFailed(RuntimeError):
+    """The process exited, or did not say it was ready in time; its output is in the message."""
+
+
+def find_redis_server() -> str:
+    """The path of the `redis-server` executable; RedisServerMissing if there is none."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RedisServerMissing(MISSING_MESSAGE)
+    return exe
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unique_prefix() -> str:
+    """A Redis key prefix (`Settings.redis_prefix`) no other test uses."""
+    return f"t{uuid4().hex[:12]}"
+
+
+class _OutputPump:
+    """Drains the server's stdout on a thread, so a chatty server never blocks on a full pipe,
+    and signals once the ready line, or the end of the output, has been seen."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=200)
+        self.ready = False
+        self._settled = threading.Event()  # set on the ready line or at the end of output
+        self._thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _run(self, stream: IO[str]) -> None:
+        try:
+            for line in stream:
+                self.lines.append(line.rstrip("\n"))
+                if READY_LINE in line:
+                    self.ready = True
+                    self._settled.set()
+        finally:
+            self._settled.set()
+            stream.close()
+
+    def wait(self, timeout: float) -> bool:
+        """True once ready; False if the output ended or `timeout` passed first."""
+        self._settled.wait(timeout)
+        return self.ready
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class RedisServer:
+    """One `redis-server` child process on 127.0.0.1:`port`.
+
+    `start()` launches it and returns once it logged that it accepts connections; `stop()`
+    terminates it and waits for the exit. After `stop()`, `start()` brings up an empty server
+    on the same port (nothing is persisted), as a Redis restart that lost its data would.
+    """
+
+    def __init__(self, *, startup_timeout: float = 10.0) -> None:
+        self._exe = find_redis_server()
+        self._dir = Path(tempfile.mkdtemp(prefix="hd-redis-"))
+        self._startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[str] | None = None
+        self._pump: _OutputPump | None = None
+        self.port = 0
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        """Start the server; on its first start, on a free port (retried if one is taken)."""
+        if self.running:
+            raise RuntimeError(f"redis-server already running on port {self.port}")
+        if self.port:
+            self._launch(self.port)
+            return
+        for attempt in range(5):
+            # The port is free when picked, but another process may take it before Redis
+            # binds it; then Redis exits at once and another port is tried.
+            try:
+                self._launch(free_port())
+                return
+            except RedisServerFailed:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _launch(self, port: int) -> None:
+        command = [
+            self._exe,
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self._dir),
+            "--daemonize", "no",
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        assert proc.stdout is not None
+        pump = _OutputPump(proc.stdout)
+        if not pump.wait(self._startup_timeout):
+            self._terminate(proc, pump)
+            raise RedisServerFailed(
+                f"redis-server on port {port} did not report {READY_LINE!r} within "
+                f"{self._startup_timeout} s (exit code {proc.returncode}):\n{pump.text()}"
+            )
+        self._proc, self._pump, self.port = proc, pump, port
+
+    def freeze(self) -> None:
+        """Suspend the process (SIGSTOP): connections stay open but nothing answers."""
+        assert self._proc is not None, "redis-server is not running"
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume a frozen process (SIGCONT)."""
+        assert self._proc is not None, "redis-server is not running"
+        self._proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it to exit; a no-op when it is not running."""
+        if self._proc is not None and self._pump is not None:
+            self._terminate(self._proc, self._pump)
+        self._proc = self._pump = None
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[str], pump: _OutputPump) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a frozen server handles SIGTERM only once resumed
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        pump.join(timeout=10)
+
+    def close(self) -> None:
+        """Stop the server and remove its directory."""
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
