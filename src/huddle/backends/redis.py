@@ -1,0 +1,168 @@
+"""`redis://`: the shared backend. Many nodes, one Redis; the same contract as `memory://`.
+
+Every change is one Lua script (`scripts/*.lua`, run by SHA, reloaded on NOSCRIPT) on the keys
+of one workspace, which share the `{org/ws}` hash tag; every time is Redis `TIME`; payloads are
+msgpack. The events a script emits are appended to the workspace's Stream and published on its
+channel inside the script, so log order is delivery order. The modules:
+
+* `redis_scripts`: key names, script loading, the one place commands are sent and connection
+  failures become `BackendUnavailable`;
+* `redis_codec`: msgpack records and event blobs;
+* `redis_log`, `redis_presence`, `redis_locks`: the facets; `redis_bus`: live delivery.
+
+Here: API keys, the active-workspace index, sweeping, and the backend that ties them together.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from ..config import Settings
+from ..ids import WorkspaceKey
+from ..models import ApiKeyRecord, SweepResult
+from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore
+from .redis_bus import Bus
+from .redis_codec import decode_api_key, encode_api_key
+from .redis_locks import RedisLocks
+from .redis_log import RedisEventLog
+from .redis_presence import RedisPresence
+from .redis_scripts import KeySpace, Runner, guarded
+
+
+class RedisKeys:
+    """API key records by `key_hash` (`{prefix}:apikeys`), and per org by key id
+    (`{prefix}:org:<org>:apikeys`); both written by one script.
+
+    These two keys carry no hash tag: on Redis Cluster they would need one in common."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+        self._keys = runner.keys
+
+    async def create(self, record: ApiKeyRecord) -> None:
+        keys = [self._keys.apikeys, self._keys.org_apikeys(record.org_id)]
+        call = self._runner.global_call(
+            "apikey_create", keys, record.id, record.key_hash, encode_api_key(record)
+        )
+        await self._runner.execute([call])
+
+    async def lookup(self, key_hash: str) -> ApiKeyRecord | None:
+        call = self._runner.command("HGET", self._keys.apikeys, key_hash)
+        [blob] = await self._runner.execute([call])
+        return None if blob is None else decode_api_key(blob)
+
+    async def revoke(self, org_id: str, key_id: str) -> bool:
+        keys = [self._keys.apikeys, self._keys.org_apikeys(org_id)]
+        [revoked] = await self._runner.execute(
+            [self._runner.global_call("apikey_revoke", keys, key_id)]
+        )
+        return revoked == 1
+
+    async def list(self, org_id: str) -> list[ApiKeyRecord]:
+        call = self._runner.command("HVALS", self._keys.org_apikeys(org_id))
+        [blobs] = await self._runner.execute([call])
+        assert isinstance(blobs, list), blobs
+        records = (decode_api_key(blob) for blob in blobs)
+        return sorted(records, key=lambda record: (record.created_at_ms, record.id))
+
+
+class RedisBackend:
+    """The contract over one Redis (a URL of `Settings.backend_url`), under `redis_prefix`.
+
+    Opening connects nothing: the first call does, and every call fails with
+    `BackendUnavailable` within about `redis_timeout` while Redis is unreachable, then works
+    again by itself when it is back. `aclose` must be awaited."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        timeout = settings.redis_timeout
+        # No retries inside redis-py: a script that timed out may have run, and running it
+        # again would append its events twice. A caller sees BackendUnavailable and decides.
+        # No socket_timeout either: every round trip runs under `guarded(redis_timeout)`.
+        self._client = Redis.from_url(
+            settings.backend_url,
+            socket_timeout=None,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._keys = KeySpace(settings.redis_prefix)
+        self._runner = Runner(
+            self._client, self._keys, log_length=settings.event_log_length, timeout=timeout
+        )
+        self._bus = Bus(
+            self._client,
+            self._keys,
+            queue_limit=settings.subscriber_queue_limit,
+            timeout=timeout,
+        )
+        self.log: EventLog = RedisEventLog(self._runner, self._bus, settings.idempotency_window)
+        self.presence: PresenceStore = RedisPresence(self._runner)
+        self.locks: LockStore = RedisLocks(self._runner)
+        self.keys: KeyStore = RedisKeys(self._runner)
+
+    @property
+    def url(self) -> str:
+        return mask_password(self._settings.backend_url)
+
+    async def ping(self) -> None:
+        await self._runner.execute([self._runner.command("PING")])
+
+    async def active_workspaces(self) -> list[WorkspaceKey]:
+        [tags] = await self._runner.execute(
+            [self._runner.command("ZRANGE", self._keys.active, 0, -1)]
+        )
+        assert isinstance(tags, list), tags
+        return [WorkspaceKey.from_tag(tag.decode()) for tag in tags]
+
+    async def sweep(self, ws: WorkspaceKey, limit: int) -> SweepResult:
+        runner = self._runner
+        # The index score is read before the sweep, in the same round trip: if the workspace
+        # is idle, it leaves the index only if no operation touched it since (active_settle).
+        score, reply = await runner.execute(
+            [
+                runner.command("ZSCORE", self._keys.active, ws.tag),
+                runner.ws_call(ws, "sweep", limit),
+            ]
+        )
+        assert isinstance(reply, list), reply
+        sessions, leases, idle = reply
+        if idle == 1 and isinstance(score, float):
+            settle = runner.global_call("active_settle", [self._keys.active], ws.tag, int(score))
+            await runner.execute([settle])
+        return SweepResult(sessions_expired=sessions, locks_expired=leases, idle=idle == 1)
+
+    async def aclose(self) -> None:
+        """Lose every subscription and close the connections; later calls raise
+        BackendUnavailable. Idempotent."""
+        self._runner.closed = True
+        await self._bus.aclose()
+        async with guarded(self._settings.redis_timeout):
+            await self._client.aclose()
+
+
+def mask_password(url: str) -> str:
+    """`url` with the password of its user info (and a `password` query value) replaced."""
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        user_info, _, host = netloc.rpartition("@")
+        user = user_info.partition(":")[0]
+        netloc = f"{user}:***@{host}"
+    if "password=" in query:
+        query = "&".join(
+            "password=***" if pair.startswith("password=") else pair for pair in query.split("&")
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # untouched, byte for byte (urlunsplit would drop the `//` of unix:///)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _conforms(backend: RedisBackend) -> Backend:  # never called; mypy checks the contract
+    return backend
+
+
+__all__ = ["RedisBackend"]

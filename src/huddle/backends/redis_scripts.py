@@ -1,0 +1,256 @@
+"""The Redis backend's key names, Lua scripts and the one place its commands are sent.
+
+Every script is a file in `scripts/`; the workspace scripts get `_lib.lua` (and a generated
+line holding the msgpack of `models.SYSTEM`) prepended. Scripts are run by SHA (`EVALSHA`) and
+loaded with `SCRIPT LOAD` on the first `NOSCRIPT` (first use, `SCRIPT FLUSH`, a restarted or
+failed-over Redis), then the commands that were refused are sent again, in their order.
+
+`guarded` is the one place where a Redis that cannot serve becomes `BackendUnavailable`, within
+`redis_timeout`: `Runner.execute` (every command and script) and the bus (its own connection)
+send through it. Redis being down is an expected state, and the next call after it returns
+simply works again (redis-py reconnects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final, TypeAlias
+
+from redis.asyncio import Redis
+from redis.exceptions import (
+    ClusterDownError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import BackendUnavailable
+from ..ids import WorkspaceKey
+from ..models import SYSTEM
+from .redis_codec import pack
+
+#: Failures that mean "Redis cannot serve now" rather than a bug: a dead or hung connection, a
+#: server still loading its data, a replica after a failover, a full memory.
+UNAVAILABLE: Final = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ReadOnlyError,
+    OutOfMemoryError,
+    ClusterDownError,
+    TryAgainError,
+)
+
+#: Scripts that run on the keys of one workspace, with `_lib.lua` prepended.
+WORKSPACE_SCRIPTS: Final = (
+    "publish",
+    "read",
+    "presence_join",
+    "presence_view",
+    "presence_leave",
+    "presence_touch",
+    "presence_viewers",
+    "presence_roster",
+    "presence_get",
+    "lock_acquire",
+    "lock_refresh",
+    "lock_release",
+    "lock_force_release",
+    "locks_get",
+    "locks_held_by",
+    "sweep",
+)
+#: Scripts on the prefix's global keys, self-contained.
+GLOBAL_SCRIPTS: Final = ("active_touch", "active_settle", "apikey_create", "apikey_revoke")
+
+_PACKAGE: Final = __name__.rpartition(".")[0]
+
+#: NOSCRIPT rounds before giving up: one is the normal case after a flush.
+_LOAD_ROUNDS: Final = 3
+
+Arg: TypeAlias = bytes | str | int
+
+
+@asynccontextmanager
+async def guarded(seconds: float) -> AsyncIterator[None]:
+    """Bound the block to `seconds` and raise `BackendUnavailable` for a Redis that
+    cannot serve; anything else propagates.
+
+    The deadline is ours, not redis-py's `socket_timeout`: redis-py bounds socket writes with
+    `asyncio.wait_for`, which on Python 3.11 can swallow a cancellation (a sweeper that never
+    stops); `asyncio.timeout` does not, and it bounds the whole round trip (pool, connect,
+    write, read) at once. A command cut short leaves its connection closed, never out of step.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise BackendUnavailable(f"Redis did not answer within {seconds} s") from exc
+    except UNAVAILABLE as exc:
+        raise BackendUnavailable(f"Redis is unreachable: {exc}") from exc
+
+
+class KeySpace:
+    """The names of every key and channel under one `redis_prefix`.
+
+    A workspace's keys all start with `base(ws)` = `{prefix}:{org/ws}`: the hash tag puts them
+    in one Redis Cluster slot, so each script stays single-slot. The suffixes are listed in
+    `scripts/_lib.lua`.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.active = f"{prefix}:active"
+        self.apikeys = f"{prefix}:apikeys"
+
+    def base(self, ws: WorkspaceKey) -> str:
+        return f"{self.prefix}:{{{ws.tag}}}"
+
+    def channel(self, ws: WorkspaceKey) -> bytes:
+        return f"{self.base(ws)}:ch".encode()
+
+    def org_apikeys(self, org_id: str) -> str:
+        return f"{self.prefix}:org:{org_id}:apikeys"
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    source: bytes
+    sha: str
+
+    @classmethod
+    def load(cls, name: str, prelude: bytes = b"") -> Script:
+        body = resources.files(_PACKAGE).joinpath("scripts", f"{name}.lua").read_bytes()
+        source = prelude + body
+        return cls(name, source, hashlib.sha1(source, usedforsecurity=False).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One script invocation, or one plain command when `script` is None."""
+
+    script: Script | None
+    args: tuple[Arg, ...]
+
+    def words(self) -> tuple[Arg, ...]:
+        if self.script is None:
+            return self.args
+        return ("EVALSHA", self.script.sha, *self.args)
+
+
+def _load_scripts() -> dict[str, Script]:
+    system = "".join(f"\\{byte:03d}" for byte in pack(SYSTEM.to_dict()))
+    prelude = (
+        f"local SYSTEM_ACTOR = '{system}' -- generated: msgpack of huddle.models.SYSTEM\n".encode()
+        + resources.files(_PACKAGE).joinpath("scripts", "_lib.lua").read_bytes()
+    )
+    scripts = {name: Script.load(name, prelude) for name in WORKSPACE_SCRIPTS}
+    scripts.update({name: Script.load(name) for name in GLOBAL_SCRIPTS})
+    return scripts
+
+
+class Runner:
+    """Sends commands and script calls to Redis, one round trip per batch.
+
+    A workspace script is called with KEYS = [the workspace base] and ARGV = [a candidate
+    epoch, event_log_length, *args] (the conventions of `_lib.lua`).
+    """
+
+    def __init__(self, client: Redis, keys: KeySpace, *, log_length: int, timeout: float) -> None:
+        self.client = client
+        self.keys = keys
+        self.timeout = timeout
+        self._log_length = log_length
+        self._scripts = _load_scripts()
+        self.closed = False
+
+    # --- building calls ---------------------------------------------------------------------
+
+    def ws_call(self, ws: WorkspaceKey, name: str, *args: Arg) -> Call:
+        # The candidate epoch is used only by the event that creates the workspace's epoch.
+        epoch = secrets.token_hex(4)
+        return Call(self._scripts[name], (1, self.keys.base(ws), epoch, self._log_length, *args))
+
+    def global_call(self, name: str, keys: Sequence[str], *args: Arg) -> Call:
+        return Call(self._scripts[name], (len(keys), *keys, *args))
+
+    def touch_active(self, ws: WorkspaceKey) -> Call:
+        return self.global_call("active_touch", [self.keys.active], ws.tag)
+
+    @staticmethod
+    def command(*words: Arg) -> Call:
+        return Call(None, words)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def run(self, ws: WorkspaceKey, name: str, *args: Arg) -> object:
+        """Call one workspace script; its reply."""
+        return (await self.execute([self.ws_call(ws, name, *args)]))[0]
+
+    async def run_tracked(self, ws: WorkspaceKey, name: str, *args: Arg) -> object:
+        """Call a workspace script that may create sessions or locks, with `active_touch`
+        before and after it in the same round trip: the workspace is in the index before its
+        state exists, and touched again after, so a sweep that found it idle just before
+        cannot drop it from the index (see `active_settle.lua`)."""
+        touch = self.touch_active(ws)
+        replies = await self.execute([touch, self.ws_call(ws, name, *args), touch])
+        return replies[1]
+
+    async def execute(self, calls: Sequence[Call]) -> list[object]:
+        """Send `calls` in one non-transactional pipeline (or one command) and return their
+        replies in order. Scripts refused with NOSCRIPT are loaded, then those calls alone
+        are sent again, in order. An error reply raises (translated when Redis cannot serve).
+        """
+        if self.closed:
+            raise BackendUnavailable("the Redis backend is closed")
+        replies: list[object] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        async with guarded(self.timeout):
+            for _ in range(_LOAD_ROUNDS):
+                answers = await self._send([calls[i] for i in pending])
+                refused: list[int] = []
+                for i, answer in zip(pending, answers, strict=True):
+                    if isinstance(answer, NoScriptError):
+                        refused.append(i)
+                    elif isinstance(answer, RedisError):
+                        raise answer
+                    else:
+                        replies[i] = answer
+                if not refused:
+                    return replies
+                await self._load({s for i in refused if (s := calls[i].script) is not None})
+                pending = refused
+        raise BackendUnavailable("Redis keeps forgetting the Lua scripts (SCRIPT FLUSH loop?)")
+
+    async def _send(self, calls: Sequence[Call]) -> list[object]:
+        if len(calls) == 1:
+            try:
+                reply: object = await self.client.execute_command(  # type: ignore[no-untyped-call]  # untyped in redis-py
+                    *calls[0].words()
+                )
+            except ResponseError as exc:
+                return [exc]
+            return [reply]
+        pipe = self.client.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command(*call.words())
+        replies: list[object] = await pipe.execute(raise_on_error=False)
+        return replies
+
+    async def _load(self, scripts: set[Script]) -> None:
+        for script in scripts:
+            sha = await self.client.script_load(script.source)
+            if sha != script.sha:  # the SHA is computed locally; Redis must agree
+                raise RuntimeError(f"{script.name}.lua: Redis answered SHA {sha}")
