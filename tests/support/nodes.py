@@ -178,10 +178,13 @@ class HuddleNode:
         return answer.status_code == 200
 
     async def _is_us(self, http: httpx.AsyncClient) -> bool:
-        answer = await http.get(f"{self.url}/readyz")
-        if answer.status_code != 200:
-            return self.alive  # backend down at start: only liveness can tell
-        return bool(answer.json().get("node") == self.node_id)
+        try:
+            answer = await http.get(f"{self.url}/readyz")
+            if answer.status_code != 200:
+                return self.alive  # backend down at start: only liveness can tell
+            return bool(answer.json().get("node") == self.node_id)
+        except (httpx.TransportError, ValueError):
+            return False
 
     def _lost_the_port(self) -> bool:
         if self.alive:
@@ -203,7 +206,9 @@ class HuddleNode:
             self._proc.wait(timeout=STOP_TIMEOUT)
 
     def stop(self) -> int | None:
-        """SIGTERM and wait for a graceful exit (SIGKILL after STOP_TIMEOUT); the exit code."""
+        """SIGTERM and wait for the exit; the exit code. A node still running STOP_TIMEOUT
+        seconds later is marked `hung_on_stop`, gets SIGABRT (its stacks go to the log) and,
+        if need be, SIGKILL."""
         if self._proc is None:
             return None
         if self._proc.poll() is None:
