@@ -33,7 +33,8 @@ def runtime(request: Request) -> Runtime:
     return found
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """A dependency: async, so FastAPI calls it inline instead of in its thread pool."""
     return runtime(request).services
 
 
