@@ -10,7 +10,8 @@ from itertools import islice
 from ..ids import WorkspaceKey
 from ..models import Event, EventDraft, LogSlice
 from .base import Subscription
-from .memory_state import Store, Subscriber, WorkspaceState
+from .memory_state import Store, WorkspaceState
+from .subscriber import Subscriber
 
 
 class MemoryEventLog:

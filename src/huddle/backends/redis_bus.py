@@ -30,9 +30,9 @@ from redis.asyncio.connection import AbstractConnection
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
 from ..models import Event
-from .base import SubscriptionLost
 from .redis_codec import decode_event
 from .redis_scripts import UNAVAILABLE, KeySpace, guarded
+from .subscriber import Subscriber
 
 log = logging.getLogger("huddle.backends.redis")
 
@@ -40,21 +40,13 @@ log = logging.getLogger("huddle.backends.redis")
 KEEPALIVE: Final = 10.0
 
 
-class RedisSubscriber:
-    """One `subscribe` context: a bounded queue the reader fills without ever awaiting.
+class RedisSubscriber(Subscriber):
+    """A subscriber that receives nothing until Redis confirmed its SUBSCRIBE (`active`)."""
 
-    It receives nothing until Redis confirmed its SUBSCRIBE (`active`). A full queue means it
-    fell more than `limit` events behind: it is lost, its queue dropped, and its next `get`
-    raises `SubscriptionLost`.
-    """
-
-    __slots__ = ("_limit", "_lost", "_queue", "active", "confirmed")
+    __slots__ = ("active", "confirmed")
 
     def __init__(self, limit: int, confirmed: asyncio.Future[bool]) -> None:
-        self._limit = limit
-        # None is the wake-up that tells a waiting `get` the subscription was lost.
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=limit)
-        self._lost: str | None = None
+        super().__init__(limit)
         self.active = False
         self.confirmed = confirmed
 
@@ -63,42 +55,13 @@ class RedisSubscriber:
         if not self.confirmed.done():
             self.confirmed.set_result(True)
 
-    def offer(self, event: Event) -> None:
-        if self._lost is not None or not self.active:
-            return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.lose(f"the subscriber fell more than {self._limit} events behind")
+    def offer(self, event: Event) -> bool:
+        return self.active and super().offer(event)
 
     def lose(self, reason: str) -> None:
         if not self.confirmed.done():
             self.confirmed.set_result(False)
-        if self._lost is not None:
-            return
-        self._lost = reason
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
-
-    @property
-    def lost(self) -> str | None:
-        return self._lost
-
-    async def get(self) -> Event:
-        if self._lost is not None:
-            raise SubscriptionLost(self._lost)
-        event = await self._queue.get()
-        if event is None:
-            self._queue.put_nowait(None)
-            raise SubscriptionLost(self._lost or "the subscription was lost")
-        return event
-
-    def __aiter__(self) -> RedisSubscriber:
-        return self
-
-    async def __anext__(self) -> Event:
-        return await self.get()
+        super().lose(reason)
 
 
 class _Channel:
