@@ -1,7 +1,7 @@
 """A real `redis-server` process on a free TCP port, for the Redis contract run.
 
-Always a real server, never a stand-in, never the machine's own Redis on 6379: each server is a child
-process of the test run, with no persistence, in a private temporary directory. `stop()` and
+Always a real server, never a stand-in, never the machine's own Redis on 6379: each one is a
+child process of the test run, with no persistence, in a private temporary directory. `stop()` and
 `start()` again on the same port let a test take Redis down and bring it back.
 """
 

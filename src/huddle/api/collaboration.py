@@ -154,13 +154,8 @@ async def release_lock(
     svc: CurrentServices,
 ) -> ReleaseOut:
     """Release your lock. Another user's lock is 403; a free entity answers released=false."""
-    outcome = await svc.locks.release(ws, caller, EntityRef(entityType, entityId))
-    return ReleaseOut(
-        entityType=entityType,
-        entityId=entityId,
-        released=outcome.released,
-        lock=LockOut.of(outcome.lock) if outcome.lock else None,
-    )
+    entity = EntityRef(entityType, entityId)
+    return ReleaseOut.of(entity, await svc.locks.release(ws, caller, entity))
 
 
 @router.post(
@@ -222,10 +217,5 @@ async def force_release_lock(
     svc: CurrentServices,
 ) -> ReleaseOut:
     """Admins only, with confirm=true: end anyone's lock (`lock.force_released`)."""
-    outcome = await svc.locks.force_release(ws, caller, EntityRef(entityType, entityId), confirm)
-    return ReleaseOut(
-        entityType=entityType,
-        entityId=entityId,
-        released=outcome.released,
-        lock=LockOut.of(outcome.lock) if outcome.lock else None,
-    )
+    entity = EntityRef(entityType, entityId)
+    return ReleaseOut.of(entity, await svc.locks.force_release(ws, caller, entity, confirm))

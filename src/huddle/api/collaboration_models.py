@@ -6,8 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from ..clock import iso_ms
-from ..ids import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SESSION_ID_PATTERN
+from ..ids import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SESSION_ID_PATTERN, EntityRef
 from ..models import Lock
+from ..services.locks import ReleaseOutcome
 from ..services.presence import EntityViewers, Viewer
 
 _LOCK_EXAMPLE: JsonDict = {
@@ -119,6 +120,15 @@ class ReleaseOut(Example):
     entityId: str
     released: bool = Field(description="False when nobody held the lock (nothing changed)")
     lock: LockOut | None = Field(description="The lease that ended")
+
+    @classmethod
+    def of(cls, entity: EntityRef, outcome: ReleaseOutcome) -> ReleaseOut:
+        return cls(
+            entityType=entity.type,
+            entityId=entity.id,
+            released=outcome.released,
+            lock=LockOut.of(outcome.lock) if outcome.lock else None,
+        )
 
 
 class OwnedOut(Example):
