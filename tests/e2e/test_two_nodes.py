@@ -77,3 +77,28 @@ async def test_presence_and_locks_taken_on_one_node_are_seen_on_the_other(
         now_refused = await ana_on_a.post(LOCK_42)
         assert now_refused.status_code == 409, now_refused.text
         assert now_refused.json()["details"]["holder"]["userId"] == "ben"
+
+
+async def test_an_api_key_revoked_on_one_node_is_refused_on_the_other_at_once(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """Keys are looked up in the shared backend on every request: no node caches a revoked
+    key, so the next request through B after a revoke on A is 401."""
+    a, b = await asyncio.gather(
+        nodes.start(redis_server.url(), name="a"), nodes.start(redis_server.url(), name="b")
+    )
+    async with a.client(bearer("root", admin=True)) as admin_on_a, b.client() as on_b:
+        created = await admin_on_a.post(
+            "/v1/orgs/acme/api-keys", json={"workspace_id": "ws1", "user_id": "crm-bot"}
+        )
+        assert created.status_code == 201, created.text
+        key = created.json()["key"]
+        used = await on_b.post(LOCK_42, headers={"X-API-KEY": key})
+        assert used.status_code == 200, used.text
+        assert used.json()["holder"]["userId"] == "crm-bot"
+
+        revoked = await admin_on_a.delete(f"/v1/orgs/acme/api-keys/{created.json()['id']}")
+        assert revoked.status_code == 204
+        refused = await on_b.get(LOCK_42, headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "AUTHENTICATION_FAILED"
