@@ -64,7 +64,10 @@ async def test_small_clock_skew_is_tolerated(api: Api) -> None:
 async def test_another_orgs_workspace_is_404_not_403(api: Api) -> None:
     """Existence is never leaked across tenants."""
     other = api.auth("mallory", org="evil", workspace="ws1")
-    answer = await api.client.post("/v1/orgs/acme/workspaces/ws1/sync/presence/join", headers=other)
+    async with api.unchanged():
+        answer = await api.client.post(
+            "/v1/orgs/acme/workspaces/ws1/sync/presence/join", headers=other
+        )
     assert answer.status_code == 404 and answer.json()["error"] == "RESOURCE_NOT_FOUND"
     events = await api.client.get("/v1/orgs/acme/workspaces/ws1/sync/events", headers=other)
     assert events.status_code == 404
@@ -175,3 +178,22 @@ async def test_oversized_bodies_are_413_in_the_envelope(api: Api) -> None:
 async def test_unknown_routes_answer_the_envelope(api: Api) -> None:
     answer = await api.client.get("/v1/nothing-here", headers=api.auth())
     assert answer.status_code == 404 and answer.json()["error"] == "RESOURCE_NOT_FOUND"
+
+
+async def test_a_streamed_body_over_the_limit_is_413_without_a_length_header(api: Api) -> None:
+    """A chunked body carries no Content-Length: the limit counts the bytes as they arrive."""
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"entities": ['
+        for _ in range(5000):
+            yield b'{"entityType": "deal", "entityId": "1"},'
+        yield b"]}"
+
+    answer = await api.client.post(
+        "/v1/collaboration/presence/summary",
+        content=chunks(),
+        headers={**api.auth(), "Content-Type": "application/json"},
+    )
+    assert "content-length" not in {k.lower() for k in answer.request.headers}
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "PAYLOAD_TOO_LARGE"
