@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
-from .api import apikeys, collaboration, health, sync
+from .api import apikeys, collaboration, health, sse, sync
 from .api.deps import Runtime
 from .api.errors import install_error_handlers
 from .api.limits import BodySizeLimit
+from .api.redaction import redact_tokens_in_access_log
 from .auth import TokenVerifier, resolve_jwt_secret
 from .backends import backend_scheme, open_backend
 from .clock import Clock
@@ -31,7 +32,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     anything is served; the backend is opened by the lifespan."""
     settings = settings or Settings()
     backend_scheme(settings.backend_url)
-    verifier = TokenVerifier(settings, resolve_jwt_secret(settings))
+    secret = resolve_jwt_secret(settings)
+    verifier = TokenVerifier(settings, secret)
+    redact_tokens_in_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,7 +42,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             open_backend(settings, clock) as backend,
             Node(backend, settings).running() as node,
         ):
-            app.state.runtime = Runtime(settings, Services.for_node(node), verifier)
+            app.state.runtime = Runtime(settings, Services.for_node(node), verifier, secret)
             yield
 
     app = FastAPI(
@@ -53,6 +56,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, collaboration.router, sync.router, apikeys.router):
+    for router in (health.router, collaboration.router, sync.router, sse.router, apikeys.router):
         app.include_router(router)
     return app

@@ -31,6 +31,7 @@ from .ids import is_tenant_id, is_user_id
 from .models import Actor
 
 ADMIN: Final = "admin"
+STREAM_TICKET: Final = "stream"
 MEMBER: Final = "member"
 _API_KEY: Final = re.compile(r"^[0-9a-fA-F]{64}$")
 _DEV_SECRET_BYTES: Final = 32
@@ -52,6 +53,8 @@ class Principal:
     name: str | None = None
     key_id: str | None = None
     expires_at: float | None = None
+    stream_only: bool = False
+    """A stream ticket: it opens event streams of its workspace and does nothing else."""
 
     @property
     def is_admin(self) -> bool:
@@ -158,6 +161,28 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def issue_stream_ticket(
+    secret: str, principal: Principal, workspace_id: str, ttl: float
+) -> tuple[str, int]:
+    """A short-lived token that only opens streams of one workspace (EventSource cannot send
+    headers, and a long-lived token in a URL ends up in logs). Answers (ticket, exp)."""
+    now = int(time.time())
+    exp = now + max(1, int(ttl))
+    claims: dict[str, Any] = {
+        "sub": principal.user_id,
+        "org": principal.org_id,
+        "workspaces": [workspace_id],
+        "workspace": workspace_id,
+        "roles": sorted(principal.roles),
+        "typ": STREAM_TICKET,
+        "iat": now,
+        "exp": exp,
+    }
+    if principal.name:
+        claims["name"] = principal.name
+    return jwt.encode(claims, secret, algorithm="HS256"), exp
+
+
 class TokenVerifier:
     """Verifies bearer JWTs against the configured keys, one algorithm list per key."""
 
@@ -224,6 +249,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("Token `roles` must be a list")
     name = claims.get("name")
     exp = claims.get("exp")
+    stream_only = claims.get("typ") == STREAM_TICKET
     return Principal(
         kind="user",
         user_id=sub,
@@ -233,6 +259,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         roles=frozenset(roles),
         name=name if isinstance(name, str) else None,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
+        stream_only=stream_only,
     )
 
 

@@ -75,6 +75,25 @@ class Settings(BaseSettings):
     subscriber_queue_limit: int = Field(
         1_000, ge=1, description="Events a bus subscriber may lag before it is dropped."
     )
+    outbox_limit: int = Field(
+        1_000, ge=1, description="Frames a live connection may lag before it is disconnected."
+    )
+    sse_heartbeat: float = Field(
+        15.0, gt=0, le=300, description="Seconds between SSE comment heartbeats."
+    )
+    sse_retry: float = Field(
+        3.0, gt=0, le=300, description="Reconnect delay (seconds) SSE streams advise browsers."
+    )
+    poll_wait_max: float = Field(
+        30.0, ge=0, le=300, description="Longest `wait=` a REST long poll may ask for."
+    )
+    stream_ticket_ttl: float = Field(
+        60.0, gt=0, le=3600, description="Seconds a stream ticket (for EventSource) is valid."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed for cookie-authenticated streams (a JSON list).",
+    )
     redis_timeout: float = Field(
         2.0, gt=0, le=60, description="Seconds a Redis call may take before it answers 503."
     )

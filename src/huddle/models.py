@@ -87,6 +87,33 @@ class Event:
         }
 
 
+def reset_event(
+    ws: WorkspaceKey, epoch: str, oldest: int, head: int, reason: str, requested: str | None
+) -> Event:
+    """The synthetic `sync.reset` (never stored): history the reader needs is gone, so it
+    reloads state over REST and continues from `<epoch>:<head>`. `reason` is `epoch_changed`
+    (the backend lost its history) or `cursor_expired` (older than the bounded log)."""
+
+    def cursor(seq: int) -> str | None:
+        return f"{epoch}:{seq}" if epoch else None
+
+    return Event(
+        workspace=ws,
+        epoch=epoch,
+        seq=head,
+        type="sync.reset",
+        actor=SYSTEM,
+        data={
+            "reason": reason,
+            "requested": requested,
+            "epoch": epoch,
+            "oldest": cursor(oldest),
+            "head": cursor(head),
+        },
+        ts_ms=0,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LogSlice:
     """A consistent read of a log: its epoch, the retained range and events after a point.

@@ -26,6 +26,8 @@ class Runtime:
     settings: Settings
     services: Services
     verifier: TokenVerifier
+    ticket_secret: str | None
+    """Signs stream tickets (the HS256 secret); None when only a public key is configured."""
 
 
 def runtime(request: Request) -> Runtime:
@@ -57,7 +59,10 @@ async def principal(
     credential = api_key or (bearer.credentials if bearer else None)
     if not credential:
         raise Unauthenticated("Authentication required")
-    return await authenticate(runtime(request), credential)
+    found = await authenticate(runtime(request), credential)
+    if found.stream_only:
+        raise Unauthenticated("A stream ticket only opens event streams")
+    return found
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]

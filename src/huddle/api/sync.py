@@ -130,10 +130,20 @@ async def read_events(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=300,
+            description="Long poll: seconds to wait for an event when there is none yet "
+            "(capped by HUDDLE_POLL_WAIT_MAX)",
+        ),
+    ] = 0,
 ) -> EventsOut:
-    """The workspace's events after a cursor, oldest first. A cursor whose history is gone
-    answers one `sync.reset` event: reload state, then continue from `next`."""
-    replay = await svc.events.replay(ws, after, limit)
+    """The workspace's events after a cursor, oldest first — the same ids and order as the
+    streams. A cursor whose history is gone answers one `sync.reset` event: reload state,
+    then continue from `next`."""
+    replay = await svc.streams.poll(ws, after, limit, wait)
     return EventsOut(
         events=[EventOut.of(e) for e in replay.events], next=replay.next, reset=replay.reset
     )

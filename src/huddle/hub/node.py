@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager, suppress
 
 from ..backends.base import Backend
 from ..config import Settings
+from .channels import Channels
+from .keepalive import PresenceKeeper
 from .sweeper import Sweeper
 
 
@@ -22,16 +24,26 @@ class Node:
         self.sweeper = Sweeper(
             backend, interval=settings.sweep_interval, batch=settings.sweep_batch
         )
+        self.channels = Channels(
+            backend.log, ready_timeout=settings.redis_timeout * 2, retry=settings.sweep_interval
+        )
+        self.keeper = PresenceKeeper(backend.presence, ttl=settings.presence_ttl)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Node]:
         """Run the background tasks while the context is open; cancel and await them after."""
         stop = asyncio.Event()
-        sweeper = asyncio.create_task(self.sweeper.run(stop), name=f"{self.node_id}-sweeper")
+        tasks = [
+            asyncio.create_task(self.sweeper.run(stop), name=f"{self.node_id} sweeper"),
+            asyncio.create_task(self.keeper.run(stop), name=f"{self.node_id} presence"),
+        ]
         try:
             yield self
         finally:
             stop.set()
-            sweeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await sweeper
+            await self.channels.aclose()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task

@@ -9,6 +9,7 @@ from .apikeys import ApiKeyService
 from .events import EventService
 from .locks import LockService
 from .presence import PresenceService
+from .streams import StreamService
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +19,16 @@ class Services:
     presence: PresenceService
     locks: LockService
     apikeys: ApiKeyService
+    streams: StreamService
 
     @classmethod
     def for_node(cls, node: Node) -> Services:
+        events = EventService(node)
         return cls(
             node=node,
-            events=EventService(node),
+            events=events,
             presence=PresenceService(node),
             locks=LockService(node),
             apikeys=ApiKeyService(node),
+            streams=StreamService(node, events),
         )

@@ -14,7 +14,7 @@ import orjson
 from ..errors import InvalidInput, PayloadTooLarge
 from ..hub.node import Node
 from ..ids import WorkspaceKey
-from ..models import RESERVED_EVENT_PREFIXES, SYSTEM, Actor, Event, EventDraft
+from ..models import RESERVED_EVENT_PREFIXES, Actor, Event, EventDraft, reset_event
 from ..protocol.cursor import Cursor, parse_cursor
 
 
@@ -74,21 +74,7 @@ class EventService:
                 return Replay(page, page[-1].id)
             return Replay((), str(cursor) if cursor else _head(first.epoch, first.head))
         reason = "epoch_changed" if cursor.epoch != first.epoch else "cursor_expired"
-        reset = Event(
-            workspace=ws,
-            epoch=first.epoch,
-            seq=first.head,
-            type="sync.reset",
-            actor=SYSTEM,
-            data={
-                "reason": reason,
-                "requested": str(cursor),
-                "epoch": first.epoch,
-                "oldest": _head(first.epoch, first.oldest),
-                "head": _head(first.epoch, first.head),
-            },
-            ts_ms=first.events[-1].ts_ms if first.events else 0,
-        )
+        reset = reset_event(ws, first.epoch, first.oldest, first.head, reason, str(cursor))
         return Replay((reset,), _head(first.epoch, first.head), reset=True)
 
 

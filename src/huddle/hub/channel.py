@@ -1,0 +1,185 @@
+"""One workspace's live events in this node: one backend subscription, many local members.
+
+The channel subscribes while the workspace has local members and remembers the last event it
+delivered. After the subscription is lost (pub/sub reconnect, a Redis restart, an overflow),
+it subscribes again and reads the gap from the log before delivering live events, so members
+see every event once, in order. A gap the log no longer holds, or a new epoch, reaches every
+member as one `sync.reset`.
+
+Fan-out never awaits a member: each event is encoded at most once per encoding and the same
+frame is offered to every member's bounded outbox (a full outbox ends that member alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from ..backends.base import EventLog, SubscriptionLost
+from ..errors import BackendUnavailable
+from ..ids import WorkspaceKey
+from ..models import Event, reset_event
+from ..protocol.sse import frame_event
+from ..protocol.ws import encode_event
+from .outbox import Frame, Outbox
+
+log = logging.getLogger("huddle.hub")
+
+Encoding = Literal["json", "msgpack", "sse"]
+#: Offsets beyond any real head: reading after it answers only the log's epoch and head.
+_BEYOND_HEAD: Final = 2**53
+_PAGE: Final = 500
+
+
+def encode(event: Event, encoding: Encoding) -> Frame:
+    if encoding == "sse":
+        return frame_event(event)
+    frame = encode_event(event.to_wire(), encoding)
+    return frame.decode() if encoding == "json" else frame
+
+
+class FrameCache:
+    """One event, encoded lazily at most once per encoding."""
+
+    __slots__ = ("_frames", "event")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._frames: dict[Encoding, Frame] = {}
+
+    def get(self, encoding: Encoding) -> Frame:
+        frame = self._frames.get(encoding)
+        if frame is None:
+            frame = self._frames[encoding] = encode(self.event, encoding)
+        return frame
+
+
+class Member:
+    """One session's place in one channel. It joins *catching up*: live events wait in
+    `pending` (bounded) while the session's backlog is read from the log, then `go_live`
+    queues the backlog and the pending events in order."""
+
+    __slots__ = ("encoding", "outbox", "pending", "pending_limit")
+
+    def __init__(self, outbox: Outbox, encoding: Encoding, pending_limit: int) -> None:
+        self.outbox = outbox
+        self.encoding = encoding
+        self.pending: list[Event] | None = []
+        self.pending_limit = pending_limit
+
+    def deliver(self, frames: FrameCache) -> None:
+        if self.pending is None:
+            self.outbox.offer(frames.get(self.encoding))
+        elif len(self.pending) < self.pending_limit:
+            self.pending.append(frames.event)
+        else:
+            self.outbox.overflow()
+
+    def go_live(self, backlog: Iterable[Event]) -> None:
+        """Queue `backlog` (events up to the channel's position at join) then what arrived
+        meanwhile; from now on events go straight to the outbox. No await: nothing slips in."""
+        for event in backlog:
+            self.outbox.offer(encode(event, self.encoding))
+        pending, self.pending = self.pending or [], None
+        for event in pending:
+            self.outbox.offer(encode(event, self.encoding))
+
+
+class WorkspaceChannel:
+    def __init__(self, ws: WorkspaceKey, log: EventLog, *, retry: float) -> None:
+        self.ws = ws
+        self._log = log
+        self._retry = retry
+        self.members: dict[Member, None] = {}
+        self.epoch = ""
+        self.last_seq = 0
+        self.ready = asyncio.Event()
+        self._synced = False
+        self._advanced = asyncio.Event()
+
+    def add(self, member: Member) -> tuple[str, int]:
+        """Register a catching-up member; answers the position (epoch, seq) it joins at."""
+        self.members[member] = None
+        return self.epoch, self.last_seq
+
+    def remove(self, member: Member) -> None:
+        self.members.pop(member, None)
+
+    async def advanced(self, beyond: int, within: float) -> bool:
+        """Wait until the channel delivered an event after `beyond` (False on timeout)."""
+        try:
+            async with asyncio.timeout(within):
+                while self.last_seq <= beyond:
+                    self._advanced.clear()
+                    await self._advanced.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def run(self) -> None:
+        """Subscribe, catch up from the log, deliver; again after every loss. Forever."""
+        while True:
+            try:
+                async with self._log.subscribe(self.ws) as subscription:
+                    await self._catch_up()
+                    self.ready.set()
+                    while True:
+                        event = await subscription.get()
+                        if self._continues(event.epoch) and event.seq > self.last_seq + 1:
+                            await self._catch_up()
+                        self._deliver(event)
+            except SubscriptionLost as lost:
+                log.info("%s: subscription lost (%s); catching up from the log", self.ws, lost)
+            except BackendUnavailable as exc:
+                log.warning("%s: backend unavailable (%s); retrying", self.ws, exc.message)
+                await asyncio.sleep(self._retry)
+
+    def _continues(self, epoch: str) -> bool:
+        """True when `epoch` is this channel's history (or the first one it sees)."""
+        return epoch == self.epoch or (self.epoch == "" and self.last_seq == 0)
+
+    async def _catch_up(self) -> None:
+        """Deliver what the log holds after `last_seq`; a gap it cannot fill is a reset."""
+        if not self._synced:
+            head = await self._log.read(self.ws, _BEYOND_HEAD, 1)
+            self.epoch, self.last_seq, self._synced = head.epoch, head.head, True
+            return
+        while True:
+            page = await self._log.read(self.ws, self.last_seq, _PAGE)
+            if not self._continues(page.epoch) or page.oldest > self.last_seq + 1:
+                reason = "cursor_expired" if self._continues(page.epoch) else "epoch_changed"
+                requested = f"{self.epoch}:{self.last_seq}"
+                self._reset(
+                    reset_event(self.ws, page.epoch, page.oldest, page.head, reason, requested)
+                )
+                return
+            for event in page.events:
+                self._deliver(event)
+            if len(page.events) < _PAGE:
+                return
+
+    def _deliver(self, event: Event) -> None:
+        if not self._continues(event.epoch):
+            # A new epoch: the backend lost its history, so members must reload state. Met
+            # mid-way (seq > 1), the event itself is covered by the reload too.
+            requested = f"{self.epoch}:{self.last_seq}"
+            head = event.seq if event.seq != 1 else 0
+            self._reset(reset_event(self.ws, event.epoch, 1, head, "epoch_changed", requested))
+            if head:
+                return
+        elif event.seq <= self.last_seq:
+            return
+        self.epoch, self.last_seq = event.epoch, event.seq
+        frames = FrameCache(event)
+        for member in list(self.members):
+            member.deliver(frames)
+        self._advanced.set()
+
+    def _reset(self, reset: Event) -> None:
+        self.epoch, self.last_seq = reset.epoch, reset.seq
+        frames = FrameCache(reset)
+        for member in list(self.members):
+            member.deliver(frames)
+        self._advanced.set()

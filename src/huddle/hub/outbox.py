@@ -1,0 +1,70 @@
+"""A session's outbound frames: bounded, filled without awaiting, drained by one writer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+Frame = str | bytes
+"""An encoded frame: `str` for text (JSON WebSocket frames), `bytes` for the rest."""
+
+
+class Outbox:
+    """At most `limit` frames wait. A full outbox does not block the producer: `offer` answers
+    False and the outbox is *overflowed*; its writer then ends the connection (WebSocket close
+    4008, or the end of an SSE stream) and the client resumes from its last event id.
+    """
+
+    __slots__ = ("_closed", "_frames", "_limit", "_wake", "overflowed")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._frames: deque[Frame] = deque()
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.overflowed = False
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.overflowed
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue one frame; False when the outbox is closed or just overflowed."""
+        if self.closed:
+            return False
+        if len(self._frames) >= self._limit:
+            self.overflow()
+            return False
+        self._frames.append(frame)
+        self._wake.set()
+        return True
+
+    def overflow(self) -> None:
+        """Mark the outbox overflowed (its owner fell too far behind) and wake the writer."""
+        self.overflowed = True
+        self._frames.clear()
+        self._wake.set()
+
+    def close(self) -> None:
+        """No more frames are accepted; a waiting writer wakes up with what is left."""
+        self._closed = True
+        self._wake.set()
+
+    async def take(self, within: float | None = None) -> list[Frame]:
+        """Every queued frame, oldest first, waiting up to `within` seconds for the first one.
+
+        Returns [] on timeout, or once the outbox is closed or overflowed and empty (check
+        `closed`). Taking all at once lets a writer send a burst with one wake-up."""
+        if not self._frames and not self.closed:
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(within):
+                    await self._wake.wait()
+            except TimeoutError:
+                return []
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames

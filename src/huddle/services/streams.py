@@ -1,0 +1,75 @@
+"""Following a workspace live from a cursor, for every transport, with no gap and no repeat.
+
+A follower joins the workspace's channel first (so live events start queueing), then reads the
+backlog between its cursor and the position it joined at, then goes live: backlog and live
+events meet exactly at that position. A cursor the log cannot serve becomes one `sync.reset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from ..hub.channel import Encoding, Member
+from ..hub.node import Node
+from ..hub.outbox import Outbox
+from ..ids import WorkspaceKey
+from ..models import Event, reset_event
+from ..protocol.cursor import parse_cursor
+from .events import EventService, Replay
+
+
+class StreamService:
+    def __init__(self, node: Node, events: EventService) -> None:
+        self._channels = node.channels
+        self._events = events
+        self._settings = node.settings
+
+    @asynccontextmanager
+    async def follow(
+        self, ws: WorkspaceKey, outbox: Outbox, encoding: Encoding, since: str | None
+    ) -> AsyncIterator[Member]:
+        """Queue into `outbox` every event after `since` (None: from now), then live ones,
+        until the context exits. Raises BadCursor for a malformed cursor and
+        BackendUnavailable when the workspace cannot be followed now."""
+        if since is not None:
+            parse_cursor(since)
+        member = Member(outbox, encoding, self._settings.outbox_limit)
+        _, epoch, upto = await self._channels.join(ws, member)
+        try:
+            member.go_live(await self._backlog(ws, since, epoch, upto))
+            yield member
+        finally:
+            self._channels.leave(ws, member)
+
+    async def _backlog(
+        self, ws: WorkspaceKey, since: str | None, epoch: str, upto: int
+    ) -> list[Event]:
+        if since is None:
+            return []
+        backlog: list[Event] = []
+        after = since
+        while True:
+            replay = await self._events.replay(ws, after, self._settings.replay_limit_max)
+            if replay.reset:
+                return list(replay.events)
+            page = [e for e in replay.events if e.epoch == epoch and e.seq <= upto]
+            backlog += page
+            if len(backlog) > self._settings.outbox_limit:
+                # Further behind than a connection may lag: reload beats a flood.
+                oldest = backlog[0].seq
+                return [reset_event(ws, epoch, oldest, upto, "cursor_expired", since)]
+            if len(page) < len(replay.events) or not replay.events or replay.next is None:
+                return backlog
+            after = replay.next
+
+    async def poll(self, ws: WorkspaceKey, after: str | None, limit: int, wait: float) -> Replay:
+        """A replay; when it is empty, wait up to `wait` seconds for the next event first."""
+        replay = await self._events.replay(ws, after, limit)
+        if replay.events or wait <= 0:
+            return replay
+        # An empty answer means `next` is the head: wait for the channel to pass it.
+        head = parse_cursor(replay.next).seq if replay.next else 0
+        async with self._channels.watching(ws) as channel:
+            await channel.advanced(head, min(wait, self._settings.poll_wait_max))
+        return await self._events.replay(ws, after, limit)
