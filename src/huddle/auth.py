@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from .config import Settings
-from .errors import ConfigError, Forbidden, Unauthenticated
+from .errors import ConfigError, Forbidden, TokenExpired, Unauthenticated
 from .ids import is_tenant_id, is_user_id
 from .models import Actor
 
@@ -221,7 +221,7 @@ class TokenVerifier:
                 },
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("Token expired") from exc
+            raise TokenExpired("Token expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"Invalid token: {exc}") from exc
         return principal_from_claims(claims)

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed for cookie-authenticated streams (a JSON list).",
     )
+    ws_max_subscriptions: int = Field(
+        100, ge=1, description="Workspaces one WebSocket connection may subscribe to."
+    )
     redis_timeout: float = Field(
         2.0, gt=0, le=60, description="Seconds a Redis call may take before it answers 503."
     )

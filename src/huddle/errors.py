@@ -59,6 +59,10 @@ class Unauthenticated(HuddleError):
     code = "AUTHENTICATION_FAILED"
 
 
+class TokenExpired(Unauthenticated):
+    code = "TOKEN_EXPIRED"
+
+
 class Forbidden(HuddleError):
     status = 403
     code = "FORBIDDEN"

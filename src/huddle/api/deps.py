@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from ..auth import Principal, TokenVerifier, looks_like_api_key
 from ..config import Settings
@@ -30,8 +31,8 @@ class Runtime:
     """Signs stream tickets (the HS256 secret); None when only a public key is configured."""
 
 
-def runtime(request: Request) -> Runtime:
-    found: Runtime = request.app.state.runtime
+def runtime(connection: HTTPConnection) -> Runtime:
+    found: Runtime = connection.app.state.runtime
     return found
 
 

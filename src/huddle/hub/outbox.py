@@ -15,7 +15,7 @@ class Outbox:
     4008, or the end of an SSE stream) and the client resumes from its last event id.
     """
 
-    __slots__ = ("_closed", "_frames", "_limit", "_wake", "overflowed")
+    __slots__ = ("_closed", "_frames", "_limit", "_wake", "overflowed", "overflowing")
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
@@ -23,6 +23,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._closed = False
         self.overflowed = False
+        #: Set on overflow, for a guard that must act even while the writer is blocked.
+        self.overflowing = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -47,6 +49,7 @@ class Outbox:
         self.overflowed = True
         self._frames.clear()
         self._wake.set()
+        self.overflowing.set()
 
     def close(self) -> None:
         """No more frames are accepted; a waiting writer wakes up with what is left."""

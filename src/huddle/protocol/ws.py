@@ -87,6 +87,7 @@ __all__ = [
     "encode_command",
     "encode_error",
     "encode_event",
+    "encode_hello",
     "encode_reply",
     "is_binary",
     "parse_command",
@@ -138,6 +139,17 @@ def _encode(message: dict[str, Any], codec: Codec) -> bytes:
         return orjson.dumps(message)
     packed: bytes = msgpack.packb(message, use_bin_type=True)
     return packed
+
+
+def encode_hello(connection_id: str, user_id: str, expires_at: float | None, codec: Codec) -> bytes:
+    """`{"op": "hello", ...}`: the server's first frame, once the connection is accepted."""
+    message = {
+        "op": "hello",
+        "connection_id": connection_id,
+        "user_id": user_id,
+        "expires_at": expires_at,
+    }
+    return _encode(message, codec)
 
 
 def encode_reply(request_id: int, result: Mapping[str, Any], codec: Codec) -> bytes:

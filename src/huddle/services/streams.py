@@ -7,7 +7,7 @@ events meet exactly at that position. A cursor the log cannot serve becomes one 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from ..hub.channel import Encoding, Member
@@ -27,17 +27,26 @@ class StreamService:
 
     @asynccontextmanager
     async def follow(
-        self, ws: WorkspaceKey, outbox: Outbox, encoding: Encoding, since: str | None
+        self,
+        ws: WorkspaceKey,
+        outbox: Outbox,
+        encoding: Encoding,
+        since: str | None,
+        on_ready: Callable[[str | None], None] | None = None,
     ) -> AsyncIterator[Member]:
         """Queue into `outbox` every event after `since` (None: from now), then live ones,
-        until the context exits. Raises BadCursor for a malformed cursor and
-        BackendUnavailable when the workspace cannot be followed now."""
+        until the context exits. `on_ready(position)` runs just before the first event is
+        queued (a WebSocket reply goes first that way). Raises BadCursor for a malformed
+        cursor and BackendUnavailable when the workspace cannot be followed now."""
         if since is not None:
             parse_cursor(since)
         member = Member(outbox, encoding, self._settings.outbox_limit)
         _, epoch, upto = await self._channels.join(ws, member)
         try:
-            member.go_live(await self._backlog(ws, since, epoch, upto))
+            backlog = await self._backlog(ws, since, epoch, upto)
+            if on_ready is not None:
+                on_ready(f"{epoch}:{upto}" if epoch else None)
+            member.go_live(backlog)
             yield member
         finally:
             self._channels.leave(ws, member)

@@ -1,0 +1,58 @@
+"""The WebSocket endpoint `/v1/ws`: the handshake (subprotocol, Origin, credentials).
+
+Refusals are sent as close codes after accepting, so that a client can read why: a browser
+cannot see the status of a refused handshake. The conversation itself is `ws_connection`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from ..errors import BackendUnavailable, TokenExpired, Unauthenticated
+from ..protocol.close_codes import CloseCode
+from ..protocol.ws import SUBPROTOCOLS, choose_subprotocol, token_from_subprotocols
+from .deps import authenticate, runtime
+from .ws_connection import Connection
+
+router = APIRouter()
+
+
+@router.websocket("/v1/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    rt = runtime(websocket)
+    offered = list(websocket.scope.get("subprotocols") or [])
+    subprotocol = choose_subprotocol(offered)
+    await websocket.accept(subprotocol=subprotocol)
+
+    async def refuse(code: CloseCode, reason: str | None = None) -> None:
+        await websocket.close(code, (reason or code.reason)[:120])
+
+    if subprotocol is None:
+        await refuse(CloseCode.UNSUPPORTED_SUBPROTOCOL, f"offer one of {', '.join(SUBPROTOCOLS)}")
+        return
+    origin = websocket.headers.get("origin")
+    own = f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.url.netloc}"
+    if origin is not None and origin != own and origin not in rt.settings.allowed_origins:
+        await refuse(CloseCode.FORBIDDEN_ORIGIN)
+        return
+    scheme, _, header_token = websocket.headers.get("authorization", "").partition(" ")
+    credential = (
+        (header_token.strip() if scheme.lower() == "bearer" else None)
+        or token_from_subprotocols(offered)
+        or websocket.query_params.get("access_token")
+    )
+    if not credential:
+        await refuse(CloseCode.AUTH_REQUIRED)
+        return
+    try:
+        principal = await authenticate(rt, credential)
+    except TokenExpired:
+        await refuse(CloseCode.AUTH_EXPIRED)
+        return
+    except Unauthenticated as exc:
+        await refuse(CloseCode.INVALID_TOKEN, exc.message)
+        return
+    except BackendUnavailable:
+        await refuse(CloseCode.BACKEND_UNAVAILABLE)
+        return
+    await Connection(websocket, rt, principal, SUBPROTOCOLS[subprotocol]).run()

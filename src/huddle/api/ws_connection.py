@@ -1,0 +1,313 @@
+"""One WebSocket conversation: a reader that answers each request once, a writer that drains
+the bounded outbox, and a watch on the credential's expiry.
+
+Replies and events share the outbox, so a client sees a `subscribe` reply before that
+workspace's first event. A client that lags more than `outbox_limit` frames is closed with
+4008 and resumes from its last event id; it never slows anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any, assert_never
+
+import anyio
+from fastapi import WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from ..auth import Principal
+from ..errors import BackendUnavailable, Forbidden, HuddleError
+from ..hub.outbox import Frame, Outbox
+from ..ids import WorkspaceKey
+from ..protocol.close_codes import CloseCode
+from ..protocol.ws import (
+    AuthRefresh,
+    BadFrame,
+    Codec,
+    Command,
+    LockAcquire,
+    LockRefresh,
+    LockRelease,
+    Ping,
+    PresenceJoin,
+    PresenceLeave,
+    PresenceView,
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    encode_error,
+    encode_hello,
+    encode_reply,
+    parse_command,
+)
+from .collaboration_models import AcquiredOut, LockOut, ReleaseOut
+from .deps import Runtime, authenticate, workspace_key
+from .sync_models import EventOut, SessionOut
+
+log = logging.getLogger("huddle.ws")
+
+
+class AlreadySubscribed(HuddleError):
+    status = 409
+    code = "ALREADY_SUBSCRIBED"
+
+
+class TooManySubscriptions(HuddleError):
+    status = 429
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class Unsupported(HuddleError):
+    status = 400
+    code = "UNSUPPORTED"
+
+
+class Connection:
+    def __init__(
+        self, websocket: WebSocket, rt: Runtime, principal: Principal, codec: Codec
+    ) -> None:
+        self.websocket = websocket
+        self.rt = rt
+        self.principal = principal
+        self.codec = codec
+        self.id = f"ws-{secrets.token_hex(6)}"
+        self.outbox = Outbox(rt.settings.outbox_limit)
+        self.subscriptions: dict[WorkspaceKey, contextlib.AsyncExitStack] = {}
+        self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
+        self.close_code: CloseCode | None = None
+
+    # --- frames ------------------------------------------------------------------------------
+
+    def _frame(self, encoded: bytes) -> Frame:
+        return encoded.decode() if self.codec == "json" else encoded
+
+    def reply(self, request_id: int, result: Mapping[str, Any]) -> None:
+        self.outbox.offer(self._frame(encode_reply(request_id, result, self.codec)))
+
+    def error(self, request_id: int | None, exc: HuddleError) -> None:
+        frame = encode_error(request_id, exc.code, exc.message, self.codec, exc.details)
+        self.outbox.offer(self._frame(frame))
+
+    def close_soon(self, code: CloseCode) -> None:
+        self.close_code = code
+        self.outbox.close()
+
+    # --- the conversation --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.reply_hello()
+        try:
+            async with asyncio.TaskGroup() as group:
+                writer = group.create_task(self._write())
+                watch = group.create_task(self._watch_expiry())
+                guard = group.create_task(self._guard(writer))
+                if await self._read():
+                    writer.cancel()  # the client left: nobody to write to
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.rt.settings.redis_timeout):
+                            await asyncio.shield(writer)  # flush, then the close frame
+                    writer.cancel()
+                watch.cancel()
+                guard.cancel()
+        except* WebSocketDisconnect:
+            pass
+        finally:
+            await self._cleanup()
+
+    def reply_hello(self) -> None:
+        hello = encode_hello(self.id, self.principal.user_id, self.principal.expires_at, self.codec)
+        self.outbox.offer(self._frame(hello))
+
+    async def _read(self) -> bool:
+        """Answer requests until the client leaves (True) or the server closes (False)."""
+        max_bytes = self.rt.settings.max_body_bytes
+        while self.close_code is None:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return True
+            frame = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+            try:
+                command = parse_command(frame, self.codec, max_bytes=max_bytes)
+            except BadFrame as exc:
+                self.error(exc.request_id, exc)
+                if exc.fatal:
+                    self.close_soon(CloseCode.BAD_FRAME)
+                continue
+            try:
+                await self._dispatch(command)
+            except HuddleError as exc:
+                self.error(command.id, exc)
+        return False
+
+    async def _write(self) -> None:
+        while True:
+            frames = await self.outbox.take()
+            for frame in frames:
+                if isinstance(frame, str):
+                    await self.websocket.send_text(frame)
+                else:
+                    await self.websocket.send_bytes(frame)
+            if not frames and self.outbox.closed:
+                code = CloseCode.SLOW_CONSUMER if self.outbox.overflowed else self.close_code
+                code = code or CloseCode.GOING_AWAY
+                await self.websocket.close(code, code.reason)
+                return
+
+    async def _guard(self, writer: asyncio.Task[None]) -> None:
+        """A lagging client's writer may be blocked in a send that never completes: on
+        overflow, stop it and close with 4008 (queued behind what the socket holds)."""
+        await self.outbox.overflowing.wait()
+        writer.cancel()
+        with contextlib.suppress(Exception):
+            await self.websocket.close(CloseCode.SLOW_CONSUMER, CloseCode.SLOW_CONSUMER.reason)
+        self.close_code = CloseCode.SLOW_CONSUMER
+
+    async def _watch_expiry(self) -> None:
+        while True:
+            expires_at = self.principal.expires_at
+            if expires_at is None:
+                return
+            left = expires_at + self.rt.settings.jwt_leeway - time.time()
+            if left <= 0:
+                self.close_soon(CloseCode.AUTH_EXPIRED)
+                return
+            await asyncio.sleep(min(left, 60.0))
+
+    async def _cleanup(self) -> None:
+        """Leave every workspace and presence session this connection held. Shielded: the
+        task is being cancelled, and a goodbye that cannot reach the backend is replaced by
+        the sessions' own expiry within one presence TTL."""
+        svc = self.rt.services
+        for stack in self.subscriptions.values():
+            await stack.aclose()
+        self.subscriptions.clear()
+        with anyio.move_on_after(self.rt.settings.redis_timeout, shield=True):
+            for (ws, client_session), session_id in list(self.sessions.items()):
+                svc.node.keeper.drop(ws, session_id)
+                with contextlib.suppress(BackendUnavailable):
+                    await svc.presence.leave(ws, self.principal, client_session)
+        self.sessions.clear()
+
+    # --- ops ---------------------------------------------------------------------------------
+
+    def _workspace(
+        self,
+        command: Subscribe
+        | Unsubscribe
+        | PresenceJoin
+        | PresenceLeave
+        | PresenceView
+        | LockAcquire
+        | LockRefresh
+        | LockRelease
+        | Publish,
+    ) -> WorkspaceKey:
+        return workspace_key(self.principal, command.org_id, command.workspace_id)
+
+    async def _dispatch(self, command: Command) -> None:
+        svc = self.rt.services
+        match command:
+            case Ping():
+                self.reply(command.id, {"pong": True})
+            case Subscribe():
+                await self._subscribe(command)
+            case Unsubscribe():
+                ws = self._workspace(command)
+                stack = self.subscriptions.pop(ws, None)
+                if stack is not None:
+                    await stack.aclose()
+                self.reply(command.id, {"workspace": ws.tag, "unsubscribed": stack is not None})
+            case PresenceJoin() | PresenceView():
+                ws = self._workspace(command)
+                client_session = command.session or self.id
+                if isinstance(command, PresenceJoin):
+                    joined = await svc.presence.join(ws, self.principal, client_session, "ws")
+                else:
+                    joined = await svc.presence.view(
+                        ws, self.principal, command.viewing, client_session, "ws"
+                    )
+                self.sessions[(ws, client_session)] = joined.session.session_id
+                svc.node.keeper.keep(ws, joined.session.session_id)
+                self.reply(command.id, SessionOut.of(joined.session, joined.new).model_dump())
+            case PresenceLeave():
+                ws = self._workspace(command)
+                client_session = command.session or self.id
+                session_id = self.sessions.pop((ws, client_session), None)
+                if session_id is not None:
+                    svc.node.keeper.drop(ws, session_id)
+                left = await svc.presence.leave(ws, self.principal, client_session)
+                self.reply(command.id, {"session_id": client_session, "left": left})
+            case LockAcquire():
+                granted = await svc.locks.acquire(
+                    self._workspace(command),
+                    self.principal,
+                    command.entity,
+                    command.ttl,
+                    self.id,
+                )
+                out = AcquiredOut(
+                    **LockOut.of(granted.lock).model_dump(), reentrant=not granted.fresh
+                )
+                self.reply(command.id, out.model_dump())
+            case LockRefresh():
+                granted = await svc.locks.refresh(
+                    self._workspace(command), self.principal, command.entity, command.ttl
+                )
+                self.reply(command.id, LockOut.of(granted.lock).model_dump())
+            case LockRelease():
+                outcome = await svc.locks.release(
+                    self._workspace(command), self.principal, command.entity
+                )
+                self.reply(command.id, ReleaseOut.of(command.entity, outcome).model_dump())
+            case Publish():
+                if not command.persist:
+                    raise Unsupported("persist=false (ephemeral broadcast) is not available yet")
+                event = await svc.events.publish_custom(
+                    self._workspace(command),
+                    self.principal.actor(),
+                    command.type,
+                    dict(command.data),
+                    command.idempotency_key,
+                )
+                self.reply(command.id, {"event": EventOut.of(event).model_dump()})
+            case AuthRefresh():
+                fresh = await authenticate(self.rt, command.token)
+                if (fresh.user_id, fresh.org_id) != (self.principal.user_id, self.principal.org_id):
+                    raise Forbidden("auth.refresh must keep the same user and organisation")
+                self.principal = fresh
+                self.reply(command.id, {"expires_at": fresh.expires_at})
+            case _:
+                assert_never(command)
+
+    async def _subscribe(self, command: Subscribe) -> None:
+        ws = self._workspace(command)
+        if ws in self.subscriptions:
+            raise AlreadySubscribed(
+                "already subscribed to this workspace; unsubscribe first",
+                details={"workspace": ws.tag},
+            )
+        if len(self.subscriptions) >= self.rt.settings.ws_max_subscriptions:
+            raise TooManySubscriptions(
+                f"at most {self.rt.settings.ws_max_subscriptions} subscriptions per connection",
+                details={"limit": self.rt.settings.ws_max_subscriptions},
+            )
+        stack = contextlib.AsyncExitStack()
+        follow = self.rt.services.streams.follow(
+            ws,
+            self.outbox,
+            self.codec,
+            command.since,
+            on_ready=lambda position: self.reply(
+                command.id, {"workspace": ws.tag, "position": position}
+            ),
+        )
+        await stack.enter_async_context(follow)
+        self.subscriptions[ws] = stack
