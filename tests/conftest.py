@@ -18,9 +18,9 @@ from tests.support.redis_server import (
 )
 
 
-def _redis_server_or_fail() -> RedisServer:
+def _redis_server_or_fail(*, appendonly: bool = False) -> RedisServer:
     try:
-        return RedisServer()
+        return RedisServer(appendonly=appendonly)
     except RedisServerMissing:
         pytest.fail(MISSING_MESSAGE, pytrace=False)
 
@@ -45,3 +45,11 @@ def private_redis() -> Iterator[RedisServer]:
 def redis_prefix() -> str:
     """A key prefix no other test uses: isolation on a shared server without flushing."""
     return unique_prefix()
+
+
+@pytest.fixture
+def durable_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own with an fsynced AOF: a restart keeps every write."""
+    server = _redis_server_or_fail(appendonly=True)
+    with server:
+        yield server

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
-from .api import apikeys, collaboration, health, sse, sync, ws
+from .api import apikeys, collaboration, health, metrics, sse, sync, ws
 from .api.deps import Runtime
 from .api.errors import install_error_handlers
 from .api.limits import BodySizeLimit
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.RequestLatency)  # outermost: times the 413s too
     for router in (
         health.router,
         collaboration.router,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         sse.router,
         ws.router,
         apikeys.router,
+        metrics.router,
     ):
         app.include_router(router)
     return app

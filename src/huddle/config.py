@@ -94,8 +94,29 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed for cookie-authenticated streams (a JSON list).",
     )
+    lock_release_on_disconnect: bool = Field(
+        True, description="Release a lock taken over a connection after that connection drops."
+    )
+    lock_release_grace: float = Field(
+        10.0, ge=0, le=3600, description="Seconds a dropped connection's locks wait for it."
+    )
     ws_max_subscriptions: int = Field(
         100, ge=1, description="Workspaces one WebSocket connection may subscribe to."
+    )
+    ws_max_connections: int = Field(
+        10_000, ge=1, description="WebSocket connections one node accepts; more are closed 4029."
+    )
+    ws_max_connections_per_user: int = Field(
+        50, ge=1, description="WebSocket connections one user may hold on a node; more: 4029."
+    )
+    publish_rate: float = Field(
+        50.0,
+        gt=0,
+        description="Publishes per second per WebSocket connection (bursts of one second's "
+        "worth); more are answered RATE_LIMITED.",
+    )
+    sse_max_streams_per_user: int = Field(
+        20, ge=1, description="SSE streams one user may hold open on a node; more answer 429."
     )
     redis_timeout: float = Field(
         2.0, gt=0, le=60, description="Seconds a Redis call may take before it answers 503."

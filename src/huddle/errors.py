@@ -6,6 +6,7 @@ HuddleError
 ├── Forbidden            403
 ├── NotFound             404   also another tenant's ids: existence is never leaked
 ├── Conflict             409   LockHeld, StaleFence
+├── TooManyRequests      429   retryable: RateLimited, TooManyConnections
 └── BackendUnavailable   503   retryable
 
 Services raise these without knowing HTTP; `api/errors.py` alone maps them to each dialect's
@@ -84,6 +85,22 @@ class LockHeld(Conflict):
 
 class StaleFence(Conflict):
     code = "STALE_FENCING_TOKEN"
+
+
+class TooManyRequests(HuddleError):
+    """Over a limit of this node or connection: the same request later may succeed."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
+    retryable = True
+
+
+class RateLimited(TooManyRequests):
+    code = "RATE_LIMITED"
+
+
+class TooManyConnections(TooManyRequests):
+    code = "TOO_MANY_CONNECTIONS"
 
 
 class BackendUnavailable(HuddleError):

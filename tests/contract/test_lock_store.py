@@ -308,3 +308,31 @@ async def test_lock_events_name_the_user_as_actor_at_the_lease_time(backend: Bac
     assert (acquired.actor, refreshed.actor, released.actor) == (ana, ana, ana)
     assert acquired.ts_ms == lock.acquired_at_ms
     assert acquired.ts_ms <= refreshed.ts_ms <= released.ts_ms
+
+
+# --- session-bound release and refresh (a dropped connection's locks) ------------------------
+
+
+async def test_release_bound_to_a_session_ends_only_that_sessions_lease(backend: Backend) -> None:
+    """With a session id, release ends the lease only while that session holds it."""
+    await grant(backend)  # taken by ANA's session "s-ana"
+    head = await head_of(backend)
+    other = await backend.locks.release(WS, DOC1, "ana", session_id="s-elsewhere")
+    assert isinstance(other, Held)
+    assert await head_of(backend) == head, "a refused release emitted an event"
+    mine = await backend.locks.release(WS, DOC1, "ana", session_id="s-ana")
+    assert isinstance(mine, Released)
+    assert await backend.locks.get(WS, [DOC1]) == [None]
+
+
+async def test_refresh_with_a_session_moves_the_lease_to_it(backend: Backend) -> None:
+    """A refresh from another session of the holder takes the lease over: a release bound to
+    the first session then leaves it alone."""
+    lock = await grant(backend)
+    refreshed = await backend.locks.refresh(WS, DOC1, "ana", LONG_MS, session_id="s-tab2")
+    assert isinstance(refreshed, Granted)
+    assert refreshed.lock.session_id == "s-tab2" and refreshed.lock.token == lock.token
+    assert isinstance(await backend.locks.release(WS, DOC1, "ana", session_id="s-ana"), Held)
+    assert (await backend.locks.get(WS, [DOC1]))[0] == refreshed.lock
+    plain = await backend.locks.refresh(WS, DOC1, "ana", LONG_MS)
+    assert isinstance(plain, Granted) and plain.lock.session_id == "s-tab2"

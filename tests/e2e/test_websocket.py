@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.nodes import HuddleNode, NodeFactory, bearer
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -37,6 +38,7 @@ class Client:
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
         self.replies: dict[int, dict[str, Any]] = {}
+        self.hello_id = ""
 
     async def send(self, op: str, **args: Any) -> int:
         self.next_id += 1
@@ -79,6 +81,7 @@ async def ws_client(node: HuddleNode, user: str = "reader", **kwargs: Any) -> As
         client = Client(conn)
         hello = await client.read()
         assert hello["op"] == "hello" and hello["user_id"] == user
+        client.hello_id = hello["connection_id"]
         yield client
 
 
@@ -116,7 +119,8 @@ async def test_a_subscriber_on_a_gets_1000_events_published_through_b_in_order_o
     """REST and WebSocket publishers on B, a WebSocket subscriber on A: every event, once, in
     log order; the subscribe reply comes before the workspace's first event."""
     a, b = await asyncio.gather(
-        nodes.start(redis_server.url(), name="a"), nodes.start(redis_server.url(), name="b")
+        nodes.start(redis_server.url(), name="a"),
+        nodes.start(redis_server.url(), name="b", publish_rate=10_000),
     )
     async with ws_client(a) as sub:
         reply = await sub.request("subscribe", **WS1)
@@ -279,3 +283,57 @@ async def test_a_slow_consumer_is_cut_with_4008_while_50_others_keep_up(
 async def contextlib_nested(node: HuddleNode, count: int) -> AsyncIterator[list[Client]]:
     async with contextlib.AsyncExitStack() as stack:
         yield [await stack.enter_async_context(ws_client(node, f"u{i}")) for i in range(count)]
+
+
+async def test_a_dropped_connections_locks_are_released_after_the_grace_period(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """Locks taken over a connection end (`lock.released`) a grace period after it drops,
+    unless the same user refreshed one from another connection meanwhile: that one stays."""
+    a = await nodes.start(redis_server.url(), name="a", lock_release_grace=0.5)
+    lock = {**WS1, "entity_type": "deal"}
+    async with ws_client(a, "ana") as tab2:
+        async with ws_client(a, "ana") as tab1:
+            assert (await tab1.request("lock.acquire", **lock, entity_id="kept"))["ok"]
+            assert (await tab1.request("lock.acquire", **lock, entity_id="dropped"))["ok"]
+            moved = await tab2.request("lock.refresh", **lock, entity_id="kept")
+            assert moved["ok"] and moved["result"]["sessionId"] == tab2.hello_id
+        async with a.client(bearer("watcher")) as http:
+
+            async def released() -> list[dict[str, Any]]:
+                log = (await http.get("/v1/orgs/acme/workspaces/ws1/sync/events")).json()
+                return [e for e in log["events"] if e["type"] == "lock.released"]
+
+            ended = await wait_until(released, within=10, what="the dropped lock's release")
+            assert [e["data"]["entity_id"] for e in ended] == ["dropped"]
+            status = (await http.get("/v1/collaboration/locks/deal/kept")).json()
+            assert status["locked"] and status["lock"]["holder"]["userId"] == "ana"
+
+
+async def test_a_redis_restart_loses_no_acknowledged_event(
+    nodes: NodeFactory, durable_redis: RedisServer
+) -> None:
+    """Redis (AOF on) stops and starts again: the subscriber stays connected, publishes
+    during the outage are refused with 503, and every acknowledged event is delivered once,
+    in order, when Redis is back."""
+    a = await nodes.start(durable_redis.url(), name="a", redis_timeout=1, sweep_interval=0.2)
+    async with ws_client(a) as sub, a.client(bearer("svc", admin=True)) as http:
+        assert (await sub.request("subscribe", **WS1))["ok"]
+        before = await rest_publish(a, range(20))
+        await sub.until(lambda c: len(c.custom()) >= 20)
+        durable_redis.stop()
+        refused = await http.post(PUBLISH, json={"type": "test.rest", "data": {"n": -1}})
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "SERVICE_UNAVAILABLE"
+        durable_redis.start()
+
+        async def accepted() -> str | None:
+            answer = await http.post(PUBLISH, json={"type": "test.rest", "data": {"n": 20}})
+            return answer.json()["id"] if answer.status_code == 201 else None
+
+        first_after = await wait_until(accepted, within=15, what="Redis to be back")
+        after = [first_after, *await rest_publish(a, range(21, 40))]
+        await sub.until(lambda c: len(c.custom()) >= 40, within=20)
+        assert (await sub.request("ping"))["ok"]
+    assert_in_order_once(sub.custom(), before + after)
+    assert all(e["type"] != "sync.reset" for e in sub.events)

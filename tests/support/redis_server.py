@@ -90,13 +90,15 @@ class RedisServer:
 
     `start()` launches it and returns once it logged that it accepts connections; `stop()`
     terminates it and waits for the exit. After `stop()`, `start()` brings up an empty server
-    on the same port (nothing is persisted), as a Redis restart that lost its data would.
+    on the same port (nothing is persisted), as a Redis restart that lost its data would; made
+    with `appendonly=True`, every write is in an fsynced AOF and a restart keeps all of it.
     """
 
-    def __init__(self, *, startup_timeout: float = 10.0) -> None:
+    def __init__(self, *, startup_timeout: float = 10.0, appendonly: bool = False) -> None:
         self._exe = find_redis_server()
         self._dir = Path(tempfile.mkdtemp(prefix="hd-redis-"))
         self._startup_timeout = startup_timeout
+        self._appendonly = appendonly
         self._proc: subprocess.Popen[str] | None = None
         self._pump: _OutputPump | None = None
         self.port = 0
@@ -132,7 +134,8 @@ class RedisServer:
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self._appendonly else "no",
+            "--appendfsync", "always",
             "--dir", str(self._dir),
             "--daemonize", "no",
         ]  # fmt: skip

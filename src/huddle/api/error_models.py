@@ -40,6 +40,7 @@ _EXAMPLES: dict[int, tuple[str, str, dict[str, Any]]] = {
         },
     ),
     413: ("PAYLOAD_TOO_LARGE", "Request body exceeds 65536 bytes", {"limit": 65536}),
+    429: ("TOO_MANY_CONNECTIONS", "at most 20 SSE streams per user on this node", {"limit": 20}),
     503: ("SERVICE_UNAVAILABLE", "Redis is unreachable: connection refused", {}),
 }
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import BackendUnavailable, HuddleError, InvalidInput, Unauthenticated
+from .metrics import metrics_of
 
 log = logging.getLogger("huddle.api")
 
@@ -54,7 +55,7 @@ def error_response(exc: HuddleError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, BackendUnavailable):
+    if exc.retryable:  # 503 backend down, 429 over a limit
         headers["Retry-After"] = "1"
     body = envelope(exc.status, exc.code, exc.message, jsonable_encoder(exc.details))
     return JSONResponse(body, status_code=exc.status, headers=headers)
@@ -64,6 +65,8 @@ async def _huddle_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HuddleError)
     if isinstance(exc, BackendUnavailable):
         log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        if (metrics := metrics_of(request.scope)) is not None:
+            metrics.backend_error("http")
     return error_response(exc)
 
 

@@ -18,9 +18,11 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.types import Receive, Scope, Send
 
 from ..auth import Principal
 from ..errors import BackendUnavailable, BadRequest, Forbidden, Unauthenticated
+from ..hub.limits import Slot
 from ..hub.outbox import Outbox
 from ..ids import SESSION_ID_PATTERN, WorkspaceKey
 from ..protocol.cursor import parse_cursor
@@ -107,7 +109,7 @@ async def stream_principal(
             },
             "description": "An event stream; ends at `timeout` with a `sync.reconnect` event.",
         },
-        **errors(400, 403, 404),
+        **errors(400, 403, 404, 429),
     },
     summary="Stream Workspace Events",
 )
@@ -131,16 +133,42 @@ async def stream_workspace_events(
     ] = None,
 ) -> StreamingResponse:
     """Every event of the workspace as it happens, resuming after `Last-Event-ID`. The open
-    stream keeps the caller present in the workspace and leaves when it closes."""
+    stream keeps the caller present in the workspace and leaves when it closes. A user holds
+    at most `HUDDLE_SSE_MAX_STREAMS_PER_USER` streams per node: one more answers 429."""
     rt = runtime(request)
     caller = await stream_principal(request, rt, authorization, access_token)
     ws = workspace_key(caller, org_id, workspace_id)
     since = request.headers.get("last-event-id") or last_event_id
     if since is not None:
         parse_cursor(since)
+    # Admitted before the first byte: over the limit is a 429 envelope, not a stream that
+    # ends (an EventSource would retry that forever).
+    slot = rt.services.node.limits.admit("sse", (caller.org_id, caller.user_id))
     body = _stream(rt, ws, caller, since, timeout, session_id)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return _HeldStream(body, slot, media_type="text/event-stream", headers=headers)
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that frees its connection slot when the response ends, however it ends:
+    also when the body never started (the client left before the first byte)."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        slot: Slot,
+        *,
+        media_type: str,
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
 
 
 async def _stream(
@@ -168,12 +196,14 @@ async def _stream(
                 if frames:
                     yield b"".join(f if isinstance(f, bytes) else f.encode() for f in frames)
                 elif outbox.closed:
+                    svc.node.metrics.slow_consumer("sse")
                     yield _closing("slow_consumer")
                     return
                 elif loop.time() < deadline:
                     yield sse_comment("heartbeat")
             yield _closing("timeout")
     except BackendUnavailable:
+        svc.node.metrics.backend_error("sse")
         yield sse_comment("backend unavailable: reconnect")
     finally:
         if joined is not None:

@@ -1,4 +1,4 @@
-"""The WebSocket endpoint `/v1/ws`: the handshake (subprotocol, Origin, credentials).
+"""The WebSocket endpoint `/v1/ws`: the handshake (subprotocol, Origin, credentials, limits).
 
 Refusals are sent as close codes after accepting, so that a client can read why: a browser
 cannot see the status of a refused handshake. The conversation itself is `ws_connection`.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
-from ..errors import BackendUnavailable, TokenExpired, Unauthenticated
+from ..errors import BackendUnavailable, TokenExpired, TooManyConnections, Unauthenticated
 from ..protocol.close_codes import CloseCode
 from ..protocol.ws import SUBPROTOCOLS, choose_subprotocol, token_from_subprotocols
 from .deps import authenticate, runtime
@@ -53,6 +53,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await refuse(CloseCode.INVALID_TOKEN, exc.message)
         return
     except BackendUnavailable:
+        rt.services.node.metrics.backend_error("ws")
         await refuse(CloseCode.BACKEND_UNAVAILABLE)
         return
-    await Connection(websocket, rt, principal, SUBPROTOCOLS[subprotocol]).run()
+    try:
+        slot = rt.services.node.limits.admit("ws", (principal.org_id, principal.user_id))
+    except TooManyConnections as exc:
+        await refuse(CloseCode.TOO_MANY_CONNECTIONS, exc.message)
+        return
+    with slot:
+        await Connection(websocket, rt, principal, SUBPROTOCOLS[subprotocol]).run()

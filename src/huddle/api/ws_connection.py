@@ -13,7 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, assert_never
 
 import anyio
@@ -21,9 +21,10 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from ..auth import Principal
-from ..errors import BackendUnavailable, Forbidden, HuddleError
+from ..errors import BackendUnavailable, Forbidden, HuddleError, RateLimited
+from ..hub.limits import TokenBucket
 from ..hub.outbox import Frame, Outbox
-from ..ids import WorkspaceKey
+from ..ids import EntityRef, WorkspaceKey
 from ..protocol.close_codes import CloseCode
 from ..protocol.ws import (
     AuthRefresh,
@@ -77,8 +78,10 @@ class Connection:
         self.codec = codec
         self.id = f"ws-{secrets.token_hex(6)}"
         self.outbox = Outbox(rt.settings.outbox_limit)
+        self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, contextlib.AsyncExitStack] = {}
         self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
+        self.locks: dict[tuple[WorkspaceKey, EntityRef], None] = {}
         self.close_code: CloseCode | None = None
 
     # --- frames ------------------------------------------------------------------------------
@@ -90,6 +93,8 @@ class Connection:
         self.outbox.offer(self._frame(encode_reply(request_id, result, self.codec)))
 
     def error(self, request_id: int | None, exc: HuddleError) -> None:
+        if isinstance(exc, BackendUnavailable):
+            self.rt.services.node.metrics.backend_error("ws")
         frame = encode_error(request_id, exc.code, exc.message, self.codec, exc.details)
         self.outbox.offer(self._frame(frame))
 
@@ -118,6 +123,8 @@ class Connection:
         except* WebSocketDisconnect:
             pass
         finally:
+            if self.outbox.overflowed:
+                self.rt.services.node.metrics.slow_consumer("ws")
             await self._cleanup()
 
     def reply_hello(self) -> None:
@@ -195,6 +202,23 @@ class Connection:
                 with contextlib.suppress(BackendUnavailable):
                     await svc.presence.leave(ws, self.principal, client_session)
         self.sessions.clear()
+        self._release_locks_later()
+
+    def _release_locks_later(self) -> None:
+        """Locks taken over this connection end a grace period after it dropped, unless the
+        same user re-took or refreshed them from another connection meanwhile."""
+        settings, svc = self.rt.settings, self.rt.services
+        if not settings.lock_release_on_disconnect:
+            return
+        user_id = self.principal.user_id
+        for ws, entity in self.locks:
+
+            def release(ws: WorkspaceKey = ws, entity: EntityRef = entity) -> Awaitable[bool]:
+                return svc.locks.release_abandoned(ws, user_id, entity, self.id)
+
+            what = f"release of {entity.field} after {self.id} dropped"
+            svc.node.deferred.after(settings.lock_release_grace, release, what)
+        self.locks.clear()
 
     # --- ops ---------------------------------------------------------------------------------
 
@@ -246,28 +270,34 @@ class Connection:
                 left = await svc.presence.leave(ws, self.principal, client_session)
                 self.reply(command.id, {"session_id": client_session, "left": left})
             case LockAcquire():
+                ws = self._workspace(command)
                 granted = await svc.locks.acquire(
-                    self._workspace(command),
-                    self.principal,
-                    command.entity,
-                    command.ttl,
-                    self.id,
+                    ws, self.principal, command.entity, command.ttl, self.id
                 )
+                self.locks[(ws, command.entity)] = None
                 out = AcquiredOut(
                     **LockOut.of(granted.lock).model_dump(), reentrant=not granted.fresh
                 )
                 self.reply(command.id, out.model_dump())
             case LockRefresh():
+                ws = self._workspace(command)
                 granted = await svc.locks.refresh(
-                    self._workspace(command), self.principal, command.entity, command.ttl
+                    ws, self.principal, command.entity, command.ttl, self.id
                 )
+                self.locks[(ws, command.entity)] = None
                 self.reply(command.id, LockOut.of(granted.lock).model_dump())
             case LockRelease():
-                outcome = await svc.locks.release(
-                    self._workspace(command), self.principal, command.entity
-                )
+                ws = self._workspace(command)
+                outcome = await svc.locks.release(ws, self.principal, command.entity)
+                self.locks.pop((ws, command.entity), None)
                 self.reply(command.id, ReleaseOut.of(command.entity, outcome).model_dump())
             case Publish():
+                if not self.publish_budget.take():
+                    rate = self.rt.settings.publish_rate
+                    raise RateLimited(
+                        f"at most {rate:g} publishes per second per connection; slow down",
+                        details={"limit": rate},
+                    )
                 if not command.persist:
                     raise Unsupported("persist=false (ephemeral broadcast) is not available yet")
                 event = await svc.events.publish_custom(

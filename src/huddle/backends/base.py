@@ -148,15 +148,23 @@ class LockStore(Protocol):
         ...
 
     async def refresh(
-        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        entity: EntityRef,
+        user_id: str,
+        ttl_ms: int,
+        session_id: str | None = None,
     ) -> Granted | Held | NotHeld:
-        """Extend the caller's live lease to now + ttl (`lock.refreshed`, same token)."""
+        """Extend the caller's live lease to now + ttl (`lock.refreshed`, same token). With
+        `session_id`, the lease's session becomes it (the refreshing connection owns it)."""
         ...
 
     async def release(
-        self, ws: WorkspaceKey, entity: EntityRef, user_id: str
+        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, session_id: str | None = None
     ) -> Released | Held | NotHeld:
-        """End the caller's live lease (`lock.released`)."""
+        """End the caller's live lease (`lock.released`). With `session_id`, only a lease
+        whose session is that one: a lease re-taken or refreshed from another session answers
+        `Held` and is left alone (how a dropped connection's locks are released safely)."""
         ...
 
     async def force_release(

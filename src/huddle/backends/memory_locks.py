@@ -47,7 +47,12 @@ class MemoryLocks:
         return Granted(lock, fresh=True)
 
     async def refresh(
-        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        entity: EntityRef,
+        user_id: str,
+        ttl_ms: int,
+        session_id: str | None = None,
     ) -> Granted | Held | NotHeld:
         store = self._store
         now = store.now()
@@ -58,12 +63,14 @@ class MemoryLocks:
         if lease.user_id != user_id:
             return Held(lease)
         lock = replace(lease, expires_at_ms=now + ttl_ms)
+        if session_id is not None:
+            lock = replace(lock, session_id=session_id)
         w.put_lease(lock)
         store.emit(w, "lock.refreshed", user_actor(lock), lease_data(lock), now)
         return Granted(lock, fresh=False)
 
     async def release(
-        self, ws: WorkspaceKey, entity: EntityRef, user_id: str
+        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, session_id: str | None = None
     ) -> Released | Held | NotHeld:
         store = self._store
         now = store.now()
@@ -71,7 +78,7 @@ class MemoryLocks:
         lease = None if w is None else store.meet_lease(w, entity, now)
         if w is None or lease is None:
             return NotHeld()
-        if lease.user_id != user_id:
+        if lease.user_id != user_id or (session_id is not None and lease.session_id != session_id):
             return Held(lease)
         store.end_lease(w, lease, "lock.released", user_actor(lease), now)
         return Released(lease)

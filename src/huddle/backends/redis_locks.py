@@ -29,18 +29,27 @@ class RedisLocks:
         return Held(lock) if outcome == "held" else Granted(lock, fresh=outcome == "granted")
 
     async def refresh(
-        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        entity: EntityRef,
+        user_id: str,
+        ttl_ms: int,
+        session_id: str | None = None,
     ) -> Granted | Held | NotHeld:
-        reply = await self._runner.run(ws, "lock_refresh", entity.type, entity.id, user_id, ttl_ms)
+        reply = await self._runner.run(
+            ws, "lock_refresh", entity.type, entity.id, user_id, ttl_ms, session_id or ""
+        )
         outcome, lock = _outcome(reply)
         if lock is None:
             return NotHeld()
         return Held(lock) if outcome == "held" else Granted(lock, fresh=False)
 
     async def release(
-        self, ws: WorkspaceKey, entity: EntityRef, user_id: str
+        self, ws: WorkspaceKey, entity: EntityRef, user_id: str, session_id: str | None = None
     ) -> Released | Held | NotHeld:
-        reply = await self._runner.run(ws, "lock_release", entity.type, entity.id, user_id)
+        reply = await self._runner.run(
+            ws, "lock_release", entity.type, entity.id, user_id, session_id or ""
+        )
         outcome, lock = _outcome(reply)
         if lock is None:
             return NotHeld()

@@ -23,6 +23,7 @@ from ..ids import WorkspaceKey
 from ..models import Event, reset_event
 from ..protocol.sse import frame_event
 from ..protocol.ws import encode_event
+from .metrics import Metrics
 from .outbox import Frame, Outbox
 
 log = logging.getLogger("huddle.hub")
@@ -69,13 +70,15 @@ class Member:
         self.pending: list[Event] | None = []
         self.pending_limit = pending_limit
 
-    def deliver(self, frames: FrameCache) -> None:
+    def deliver(self, frames: FrameCache) -> bool:
+        """Offer one event; False when refused (the outbox is full or closed)."""
         if self.pending is None:
-            self.outbox.offer(frames.get(self.encoding))
-        elif len(self.pending) < self.pending_limit:
+            return self.outbox.offer(frames.get(self.encoding))
+        if len(self.pending) < self.pending_limit:
             self.pending.append(frames.event)
-        else:
-            self.outbox.overflow()
+            return True
+        self.outbox.overflow()
+        return False
 
     def go_live(self, backlog: Iterable[Event]) -> None:
         """Queue `backlog` (events up to the channel's position at join) then what arrived
@@ -88,11 +91,14 @@ class Member:
 
 
 class WorkspaceChannel:
-    def __init__(self, ws: WorkspaceKey, log: EventLog, *, retry: float) -> None:
+    def __init__(self, ws: WorkspaceKey, log: EventLog, *, retry: float, metrics: Metrics) -> None:
         self.ws = ws
         self._log = log
         self._retry = retry
+        self._metrics = metrics
         self.members: dict[Member, None] = {}
+        #: Members per encoding, kept on add/remove: fan-out counts frames without a loop.
+        self._encodings: dict[Encoding, int] = {}
         self.epoch = ""
         self.last_seq = 0
         self.ready = asyncio.Event()
@@ -101,11 +107,15 @@ class WorkspaceChannel:
 
     def add(self, member: Member) -> tuple[str, int]:
         """Register a catching-up member; answers the position (epoch, seq) it joins at."""
-        self.members[member] = None
+        if member not in self.members:
+            self.members[member] = None
+            self._encodings[member.encoding] = self._encodings.get(member.encoding, 0) + 1
         return self.epoch, self.last_seq
 
     def remove(self, member: Member) -> None:
-        self.members.pop(member, None)
+        if member in self.members:
+            del self.members[member]
+            self._encodings[member.encoding] -= 1
 
     async def advanced(self, beyond: int, within: float) -> bool:
         """Wait until the channel delivered an event after `beyond` (False on timeout)."""
@@ -133,6 +143,7 @@ class WorkspaceChannel:
             except SubscriptionLost as lost:
                 log.info("%s: subscription lost (%s); catching up from the log", self.ws, lost)
             except BackendUnavailable as exc:
+                self._metrics.backend_error("channel")
                 log.warning("%s: backend unavailable (%s); retrying", self.ws, exc.message)
                 await asyncio.sleep(self._retry)
 
@@ -172,14 +183,16 @@ class WorkspaceChannel:
         elif event.seq <= self.last_seq:
             return
         self.epoch, self.last_seq = event.epoch, event.seq
-        frames = FrameCache(event)
-        for member in list(self.members):
-            member.deliver(frames)
-        self._advanced.set()
+        self._fan_out(FrameCache(event))
 
     def _reset(self, reset: Event) -> None:
         self.epoch, self.last_seq = reset.epoch, reset.seq
-        frames = FrameCache(reset)
+        self._fan_out(FrameCache(reset))
+
+    def _fan_out(self, frames: FrameCache) -> None:
+        refused = 0
         for member in list(self.members):
-            member.deliver(frames)
+            if not member.deliver(frames):
+                refused += 1
+        self._metrics.fanned_out(self._encodings.items(), refused)
         self._advanced.set()

@@ -11,11 +11,15 @@ from ..backends.base import EventLog
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
 from .channel import Member, WorkspaceChannel
+from .metrics import Metrics
 
 
 class Channels:
-    def __init__(self, log: EventLog, *, ready_timeout: float, retry: float) -> None:
+    def __init__(
+        self, log: EventLog, *, ready_timeout: float, retry: float, metrics: Metrics
+    ) -> None:
         self._log = log
+        self._metrics = metrics
         self._ready_timeout = ready_timeout
         self._retry = retry
         self._open: dict[WorkspaceKey, tuple[WorkspaceChannel, asyncio.Task[None]]] = {}
@@ -24,6 +28,10 @@ class Channels:
     def __len__(self) -> int:
         return len(self._open)
 
+    def members(self) -> int:
+        """Members of every open channel (a connection following N workspaces counts N)."""
+        return sum(len(channel.members) for channel, _ in self._open.values())
+
     def get(self, ws: WorkspaceKey) -> WorkspaceChannel | None:
         found = self._open.get(ws)
         return found[0] if found else None
@@ -31,7 +39,7 @@ class Channels:
     async def _acquire(self, ws: WorkspaceKey) -> WorkspaceChannel:
         self._users[ws] = self._users.get(ws, 0) + 1
         if ws not in self._open:
-            channel = WorkspaceChannel(ws, self._log, retry=self._retry)
+            channel = WorkspaceChannel(ws, self._log, retry=self._retry, metrics=self._metrics)
             task = asyncio.create_task(channel.run(), name=f"channel {ws.tag}")
             self._open[ws] = (channel, task)
         channel = self._open[ws][0]

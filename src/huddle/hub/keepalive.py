@@ -10,16 +10,22 @@ import logging
 from ..backends.base import PresenceStore
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
+from .metrics import Metrics
 
 log = logging.getLogger("huddle.hub")
 
 
 class PresenceKeeper:
-    def __init__(self, presence: PresenceStore, *, ttl: float) -> None:
+    def __init__(self, presence: PresenceStore, *, ttl: float, metrics: Metrics) -> None:
         self._presence = presence
+        self._metrics = metrics
         self._ttl_ms = round(ttl * 1000)
         self._interval = ttl / 3
         self._sessions: dict[WorkspaceKey, dict[str, None]] = {}
+
+    def __len__(self) -> int:
+        """Sessions kept alive by this node."""
+        return sum(len(sessions) for sessions in self._sessions.values())
 
     def keep(self, ws: WorkspaceKey, session_id: str) -> None:
         self._sessions.setdefault(ws, {})[session_id] = None
@@ -45,4 +51,5 @@ class PresenceKeeper:
             try:
                 await self.tick()
             except BackendUnavailable as exc:
+                self._metrics.backend_error("presence_keeper")
                 log.warning("presence refresh skipped: %s", exc.message)

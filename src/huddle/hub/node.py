@@ -10,7 +10,10 @@ from contextlib import asynccontextmanager, suppress
 from ..backends.base import Backend
 from ..config import Settings
 from .channels import Channels
+from .deferred import Deferred
 from .keepalive import PresenceKeeper
+from .limits import ConnectionLimits
+from .metrics import Metrics
 from .sweeper import Sweeper
 
 
@@ -21,13 +24,34 @@ class Node:
         self.backend = backend
         self.settings = settings
         self.node_id = settings.node_id or f"node-{secrets.token_hex(3)}"
+        self.metrics = Metrics()
+        self.limits = ConnectionLimits(
+            ws_max=settings.ws_max_connections,
+            ws_max_per_user=settings.ws_max_connections_per_user,
+            sse_max_per_user=settings.sse_max_streams_per_user,
+        )
         self.sweeper = Sweeper(
-            backend, interval=settings.sweep_interval, batch=settings.sweep_batch
+            backend,
+            interval=settings.sweep_interval,
+            batch=settings.sweep_batch,
+            metrics=self.metrics,
         )
         self.channels = Channels(
-            backend.log, ready_timeout=settings.redis_timeout * 2, retry=settings.sweep_interval
+            backend.log,
+            ready_timeout=settings.redis_timeout * 2,
+            retry=settings.sweep_interval,
+            metrics=self.metrics,
         )
-        self.keeper = PresenceKeeper(backend.presence, ttl=settings.presence_ttl)
+        self.keeper = PresenceKeeper(
+            backend.presence, ttl=settings.presence_ttl, metrics=self.metrics
+        )
+        self.deferred = Deferred()
+        self.metrics.watch(
+            connections=self.limits.count,
+            presence_sessions=self.keeper.__len__,
+            channels=self.channels.__len__,
+            subscriptions=self.channels.members,
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Node]:
@@ -42,6 +66,7 @@ class Node:
         finally:
             stop.set()
             await self.channels.aclose()
+            await self.deferred.aclose()
             for task in tasks:
                 task.cancel()
             for task in tasks:

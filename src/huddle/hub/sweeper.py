@@ -13,13 +13,17 @@ import logging
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
 from ..models import SweepResult
+from .metrics import Metrics
 
 log = logging.getLogger("huddle.sweeper")
 
 
 class Sweeper:
-    def __init__(self, backend: Backend, *, interval: float, batch: int) -> None:
+    def __init__(
+        self, backend: Backend, *, interval: float, batch: int, metrics: Metrics | None = None
+    ) -> None:
         self._backend = backend
+        self._metrics = metrics
         self._interval = interval
         self._batch = batch
 
@@ -45,6 +49,8 @@ class Sweeper:
             try:
                 await self.tick()
             except BackendUnavailable as exc:
+                if self._metrics is not None:
+                    self._metrics.backend_error("sweeper")
                 log.warning("sweep skipped: %s", exc)
             except Exception:
                 # A bug in one sweep must not stop expiry for good: loud, then the next tick.

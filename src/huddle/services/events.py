@@ -37,6 +37,7 @@ class EventService:
     def __init__(self, node: Node) -> None:
         self._log = node.backend.log
         self._settings = node.settings
+        self._metrics = node.metrics
 
     async def publish_custom(
         self,
@@ -61,7 +62,9 @@ class EventService:
                 details={"limit": self._settings.max_event_bytes, "size": size},
             )
         draft = EventDraft(event_type, data, actor, idempotency_key)
-        return await self._log.publish(ws, draft)
+        event = await self._log.publish(ws, draft)
+        self._metrics.published()
+        return event
 
     async def replay(self, ws: WorkspaceKey, after: str | None, limit: int) -> Replay:
         """Events after `after` (a cursor; None: from the oldest retained), at most `limit`."""

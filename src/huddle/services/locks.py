@@ -61,9 +61,18 @@ class LockService:
         return result
 
     async def refresh(
-        self, ws: WorkspaceKey, principal: Principal, entity: EntityRef, ttl: float | None = None
+        self,
+        ws: WorkspaceKey,
+        principal: Principal,
+        entity: EntityRef,
+        ttl: float | None = None,
+        session_id: str | None = None,
     ) -> Granted:
-        result = await self._store.refresh(ws, entity, principal.user_id, self.ttl_ms(ttl))
+        """Extend the caller's lease; from a connection (`session_id`), it becomes that
+        connection's lease (so its own drop, not an older one's, releases it)."""
+        result = await self._store.refresh(
+            ws, entity, principal.user_id, self.ttl_ms(ttl), session_id
+        )
         match result:
             case Granted():
                 return result
@@ -87,6 +96,14 @@ class LockService:
                 raise _not_yours(result.lock, "release")
             case NotHeld():
                 return ReleaseOutcome(False, None)
+
+    async def release_abandoned(
+        self, ws: WorkspaceKey, user_id: str, entity: EntityRef, session_id: str
+    ) -> bool:
+        """Release a dropped connection's lease, unless it was re-taken or refreshed from
+        another session meanwhile (atomic in the backend). True when it was released."""
+        result = await self._store.release(ws, entity, user_id, session_id)
+        return isinstance(result, Released)
 
     async def force_release(
         self, ws: WorkspaceKey, principal: Principal, entity: EntityRef, confirm: str
