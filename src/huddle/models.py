@@ -74,9 +74,14 @@ class Event:
         """The opaque cursor clients hold: `<epoch>:<seq>`, the same on every transport."""
         return f"{self.epoch}:{self.seq}"
 
+    @property
+    def ephemeral(self) -> bool:
+        """A broadcast outside the log (seq 0): no cursor, never replayed."""
+        return self.seq == 0
+
     def to_wire(self) -> dict[str, Any]:
         return {
-            "id": self.id,
+            "id": None if self.ephemeral else self.id,
             "seq": self.seq,
             "type": self.type,
             "org_id": self.workspace.org_id,

@@ -391,3 +391,31 @@ async def test_a_subscriber_that_falls_too_far_behind_is_lost(
 
     # What did arrive before the loss is a prefix of the log, in order.
     assert received == published[: len(received)]
+
+
+# --- ephemeral broadcasts ----------------------------------------------------------------------
+
+
+async def test_a_broadcast_reaches_live_subscribers_and_never_the_log(backend: Backend) -> None:
+    """An ephemeral event (seq 0) goes to subscribers between logged ones, in order, and
+    leaves the log, its head and its offsets untouched."""
+    first = await backend.log.publish(WS, draft(data={"i": 1}))
+    async with backend.log.subscribe(WS) as subscription:
+        cursor = await backend.log.broadcast(WS, draft(data={"x": 10, "y": 4}))
+        second = await backend.log.publish(WS, draft(data={"i": 2}))
+        received = [await next_event(subscription) for _ in range(2)]
+
+    assert cursor.seq == 0 and cursor.ephemeral and cursor.epoch == first.epoch
+    assert cursor.data == {"x": 10, "y": 4}
+    assert cursor.to_wire()["id"] is None
+    assert received == [cursor, second]
+    assert second.seq == first.seq + 1
+    assert await log_of(backend) == [first, second]
+
+
+async def test_a_broadcast_to_an_untouched_workspace_creates_nothing(backend: Backend) -> None:
+    """Broadcasting makes no epoch and no log: the workspace still reads as untouched."""
+    event = await backend.log.broadcast(OTHER_WS, draft())
+    assert (event.epoch, event.seq) == ("", 0)
+    page = await backend.log.read(OTHER_WS, 0, 10)
+    assert (page.epoch, page.head, page.events) == ("", 0, ())

@@ -337,3 +337,58 @@ async def test_a_redis_restart_loses_no_acknowledged_event(
         assert (await sub.request("ping"))["ok"]
     assert_in_order_once(sub.custom(), before + after)
     assert all(e["type"] != "sync.reset" for e in sub.events)
+
+
+async def test_an_ephemeral_publish_reaches_live_subscribers_but_not_the_log(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """`persist: false` from B reaches a subscriber on A without an id, between the logged
+    events around it, and is absent from the log and from replays."""
+    a, b = await asyncio.gather(
+        nodes.start(redis_server.url(), name="a"), nodes.start(redis_server.url(), name="b")
+    )
+    async with ws_client(a) as sub, ws_client(b, "typist") as typist:
+        assert (await sub.request("subscribe", **WS1))["ok"]
+        before = await rest_publish(b, range(1))
+        cursor = await typist.request(
+            "publish", **WS1, type="test.cursor", data={"x": 3}, persist=False
+        )
+        assert cursor["ok"] and cursor["result"]["event"]["id"] is None
+        after = await rest_publish(b, range(1, 2))
+        await sub.until(lambda c: len(c.custom()) >= 3)
+    kinds = [(e["type"], e["id"]) for e in sub.custom()]
+    assert kinds == [("test.rest", before[0]), ("test.cursor", None), ("test.rest", after[0])]
+    async with a.client(bearer("auditor")) as http:
+        log = (await http.get("/v1/orgs/acme/workspaces/ws1/sync/events")).json()["events"]
+    assert "test.cursor" not in {e["type"] for e in log}
+
+
+async def test_an_expiring_token_closes_4010_unless_refreshed(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """A connection whose token expires is closed with 4010; `auth.refresh` with a new token
+    of the same user keeps it open past the first one's expiry; another user's is refused."""
+    a = await nodes.start(redis_server.url(), name="a", jwt_leeway=0)
+    url = a.url.replace("http://", "ws://") + "/v1/ws"
+    short = {"Authorization": f"Bearer {token('ana', ttl=2)}"}
+    async with connect(url, subprotocols=["huddle.v1.json"], additional_headers=short) as conn:  # type: ignore[list-item]
+        with pytest.raises(ConnectionClosed):
+            await Client(conn).until(lambda c: False, within=10)
+        assert conn.close_code == 4010
+    short = {"Authorization": f"Bearer {token('ana', ttl=3)}"}  # the first one expired
+    async with (
+        connect(url, subprotocols=["huddle.v1.json"], additional_headers=short) as conn,  # type: ignore[list-item]
+        ws_client(a, "ben") as ben,
+    ):
+        ana = Client(conn)
+        await ana.read()  # hello
+        other = await ana.request("auth.refresh", token=token("ben", ttl=600))
+        assert other["error"]["code"] == "FORBIDDEN"
+        refreshed = await ana.request("auth.refresh", token=token("ana", ttl=600))
+        assert refreshed["ok"], refreshed
+        assert (await ana.request("subscribe", **WS1))["ok"]
+        # Ben's 4 s lease outlives Ana's first token; its expiry event proves the time passed.
+        taken = await ben.request("lock.acquire", **WS1, entity_type="deal", entity_id="1", ttl=4)
+        assert taken["ok"]
+        await ana.until(lambda c: any(e["type"] == "lock.expired" for e in c.events), within=15)
+        assert (await ana.request("ping"))["ok"]

@@ -26,7 +26,7 @@ from ..hub.limits import Slot
 from ..hub.outbox import Outbox
 from ..ids import SESSION_ID_PATTERN, WorkspaceKey
 from ..protocol.cursor import parse_cursor
-from ..protocol.sse import sse_comment, sse_retry
+from ..protocol.sse import sse_comment, sse_event, sse_retry
 from .deps import (
     CurrentPrincipal,
     OrgIdPath,
@@ -220,4 +220,4 @@ async def _stream(
 
 def _closing(reason: str) -> bytes:
     """The last frame: no `id:`, so the browser's Last-Event-ID stays on the last event."""
-    return b"event: sync.reconnect\ndata: " + orjson.dumps({"reason": reason}) + b"\n\n"
+    return sse_event(None, "sync.reconnect", orjson.dumps({"reason": reason}))

@@ -165,6 +165,6 @@ async def publish_event(
     if not caller.is_api_key:
         caller.require_admin("events:publish")
     event = await svc.events.publish_custom(
-        ws, caller.actor(), body.type, body.data, body.idempotency_key
+        ws, caller.actor(), body.type, body.data, body.idempotency_key, persist=body.persist
     )
     return EventOut.of(event)

@@ -162,7 +162,10 @@ class ActorOut(BaseModel):
 class EventOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EVENT_EXAMPLE]})
 
-    id: str = Field(description="Opaque cursor `<epoch>:<seq>`: resume after it")
+    id: str | None = Field(
+        description="Opaque cursor `<epoch>:<seq>`: resume after it (null: an ephemeral "
+        "broadcast, outside the log)"
+    )
     seq: int = Field(description="Dense per workspace epoch: a hole means a missed event")
     type: str
     org_id: str
@@ -207,3 +210,6 @@ class PublishIn(BaseModel):
     type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
     data: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+    persist: bool = Field(
+        True, description="false: an ephemeral broadcast to live subscribers, not in the log"
+    )

@@ -63,11 +63,6 @@ class TooManySubscriptions(HuddleError):
     code = "TOO_MANY_SUBSCRIPTIONS"
 
 
-class Unsupported(HuddleError):
-    status = 400
-    code = "UNSUPPORTED"
-
-
 class Connection:
     def __init__(
         self, websocket: WebSocket, rt: Runtime, principal: Principal, codec: Codec
@@ -298,14 +293,13 @@ class Connection:
                         f"at most {rate:g} publishes per second per connection; slow down",
                         details={"limit": rate},
                     )
-                if not command.persist:
-                    raise Unsupported("persist=false (ephemeral broadcast) is not available yet")
                 event = await svc.events.publish_custom(
                     self._workspace(command),
                     self.principal.actor(),
                     command.type,
                     dict(command.data),
                     command.idempotency_key,
+                    persist=command.persist,
                 )
                 self.reply(command.id, {"event": EventOut.of(event).model_dump()})
             case AuthRefresh():

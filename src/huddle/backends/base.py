@@ -86,6 +86,12 @@ class EventLog(Protocol):
         returns the first event and appends nothing."""
         ...
 
+    async def broadcast(self, ws: WorkspaceKey, draft: EventDraft) -> Event:
+        """Publish an ephemeral event (cursor positions, typing) to live subscribers only:
+        `seq` 0, the current epoch (or ""), never in the log, never replayed, no idempotency.
+        Creates no state."""
+        ...
+
     async def read(self, ws: WorkspaceKey, after: int, limit: int) -> LogSlice:
         """Retained events with `seq > after`, oldest first, at most `limit`, with the epoch,
         `oldest` retained offset and `head`, all from one consistent view. Reading never creates

@@ -37,6 +37,16 @@ class MemoryEventLog:
         w.idempotency[key] = (now + self._window_ms, event)
         return event
 
+    async def broadcast(self, ws: WorkspaceKey, draft: EventDraft) -> Event:
+        store = self._store
+        store.check_open()
+        w = store.workspaces.get(ws)
+        event = Event(
+            ws, w.epoch if w else "", 0, draft.type, draft.actor, dict(draft.data), store.now()
+        )
+        store.fan_out(ws, event)
+        return event
+
     async def read(self, ws: WorkspaceKey, after: int, limit: int) -> LogSlice:
         self._store.check_open()
         w = self._store.workspaces.get(ws)

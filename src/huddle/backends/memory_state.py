@@ -188,12 +188,16 @@ class Store:
         w.head += 1
         event = Event(w.key, w.epoch, w.head, type_, actor, data, now)
         w.events.append(event)
-        subscribers = self.subscribers.get(w.key)
+        self.fan_out(w.key, event)
+        return event
+
+    def fan_out(self, ws: WorkspaceKey, event: Event) -> None:
+        """Hand `event` to every subscriber of `ws`; a full one is dropped (and lost)."""
+        subscribers = self.subscribers.get(ws)
         if subscribers:
             lost = [sub for sub in subscribers if not sub.offer(event)]
             for sub in lost:
                 del subscribers[sub]
-        return event
 
     def settle(self, w: WorkspaceState) -> None:
         """Drop an idle workspace from the active index (its log and fencing counter stay)."""

@@ -26,6 +26,10 @@ class RedisEventLog:
         blob = await self._runner.run(ws, "publish", *args)
         return decode_event(ws, blob)
 
+    async def broadcast(self, ws: WorkspaceKey, draft: EventDraft) -> Event:
+        args: list[Arg] = [draft.type, encode_actor(draft.actor), pack(draft.data)]
+        return decode_event(ws, await self._runner.run(ws, "broadcast", *args))
+
     async def read(self, ws: WorkspaceKey, after: int, limit: int) -> LogSlice:
         reply = await self._runner.run(ws, "read", after, limit)
         assert isinstance(reply, list), reply

@@ -55,6 +55,7 @@ UNAVAILABLE: Final = (
 #: Scripts that run on the keys of one workspace, with `_lib.lua` prepended.
 WORKSPACE_SCRIPTS: Final = (
     "publish",
+    "broadcast",
     "read",
     "presence_join",
     "presence_view",

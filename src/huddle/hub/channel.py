@@ -172,6 +172,9 @@ class WorkspaceChannel:
                 return
 
     def _deliver(self, event: Event) -> None:
+        if event.ephemeral:
+            self._fan_out(FrameCache(event))
+            return
         if not self._continues(event.epoch):
             # A new epoch: the backend lost its history, so members must reload state. Met
             # mid-way (seq > 1), the event itself is covered by the reload too.

@@ -27,16 +27,18 @@ _LINE_BREAK: Final = re.compile(rb"\r\n|\r|\n")
 _TEXT_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 
-def sse_event(event_id: str, event_type: str, data: bytes) -> bytes:
+def sse_event(event_id: str | None, event_type: str, data: bytes) -> bytes:
     """`id: <id>\\nevent: <type>\\ndata: <line>\\n...\\n`: one event, dispatched as a unit.
 
     Raises ValueError when the id or type holds CR or LF, or the id holds NUL.
     """
-    if "\r" in event_id or "\n" in event_id or "\0" in event_id:
+    if event_id is not None and ("\r" in event_id or "\n" in event_id or "\0" in event_id):
         raise ValueError(f"an SSE event id may not hold CR, LF or NUL: {event_id[:80]!r}")
     if "\r" in event_type or "\n" in event_type:
         raise ValueError(f"an SSE event type may not hold CR or LF: {event_type[:80]!r}")
-    head = b"id: " + event_id.encode() + b"\nevent: " + event_type.encode()
+    head = b"event: " + event_type.encode()
+    if event_id is not None:  # None: no `id:` line, the reader's last event id is kept
+        head = b"id: " + event_id.encode() + b"\n" + head
     if b"\n" not in data and b"\r" not in data:  # the usual case: compact JSON
         return head + b"\ndata: " + data + b"\n\n"
     lines = b"".join(b"data: " + line + b"\n" for line in _LINE_BREAK.split(data))
@@ -59,5 +61,8 @@ def sse_retry(ms: int) -> bytes:
 
 
 def frame_event(event: Event) -> bytes:
-    """The SSE frame of one event: id is its cursor, event its type, data its wire JSON."""
-    return sse_event(event.id, event.type, orjson.dumps(event.to_wire()))
+    """The SSE frame of one event: id is its cursor, event its type, data its wire JSON. An
+    ephemeral event has no `id:` line, so the browser's Last-Event-ID stays where it was."""
+    return sse_event(
+        None if event.ephemeral else event.id, event.type, orjson.dumps(event.to_wire())
+    )

@@ -46,8 +46,11 @@ class EventService:
         event_type: str,
         data: dict[str, Any],
         idempotency_key: str | None = None,
+        persist: bool = True,
     ) -> Event:
-        """Append and publish a client-defined event. Huddle's own prefixes are refused."""
+        """Append and publish a client-defined event. Huddle's own prefixes are refused.
+        With `persist=False` it is an ephemeral broadcast: live subscribers only, no offset,
+        never replayed (cursor positions, typing)."""
         if event_type.startswith(RESERVED_EVENT_PREFIXES):
             raise InvalidInput(
                 f"event type {event_type!r} uses a prefix reserved for Huddle's own events "
@@ -61,6 +64,14 @@ class EventService:
                 f"event data is {size} bytes; the limit is {self._settings.max_event_bytes}",
                 details={"limit": self._settings.max_event_bytes, "size": size},
             )
+        if not persist:
+            if idempotency_key is not None:
+                raise InvalidInput(
+                    "an ephemeral broadcast (persist=false) takes no idempotency key",
+                    loc=("body", "idempotency_key"),
+                    input=idempotency_key,
+                )
+            return await self._log.broadcast(ws, EventDraft(event_type, data, actor))
         draft = EventDraft(event_type, data, actor, idempotency_key)
         event = await self._log.publish(ws, draft)
         self._metrics.published()

@@ -1,0 +1,12 @@
+-- broadcast.lua: publish one ephemeral event on the workspace channel, outside the log: it
+-- takes no offset (seq 0), is never replayed, and creates no key.
+-- KEYS[1] workspace base (see _lib.lua)   ARGV[1] candidate epoch (unused)
+-- ARGV[2] log length (unused)   ARGV[3] event type   ARGV[4] actor (msgpack map or nil)
+-- ARGV[5] data (msgpack map)
+-- returns the event blob (epoch "" when the workspace has no log yet). Channel :ch.
+
+local epoch = redis.call('GET', K_EPOCH) or ''
+local blob = '\150' .. cmsgpack.pack(epoch) .. cmsgpack.pack(0) .. cmsgpack.pack(NOW)
+  .. cmsgpack.pack(ARGV[3]) .. ARGV[4] .. ARGV[5]
+redis.call('PUBLISH', CHANNEL, blob)
+return blob
