@@ -120,11 +120,24 @@ async def test_malformed_cursors_and_limits_are_refused(api: Api) -> None:
     assert bad.json()["error"] == "INVALID_CURSOR"
 
 
-async def test_an_empty_workspace_reads_no_events_and_no_cursor(api: Api) -> None:
+async def test_an_empty_workspace_reads_no_events_and_the_origin_cursor(api: Api) -> None:
     page = (
         await api.client.get(
             "/v1/orgs/acme/workspaces/empty/sync/events",
             headers=api.auth(workspace="empty"),
         )
     ).json()
-    assert page == {"events": [], "next": None, "reset": False}
+    assert page == {"events": [], "next": "origin:0", "reset": False}
+
+
+async def test_the_origin_cursor_resumes_from_the_first_event(api: Api) -> None:
+    """`origin:0`, the position of an empty workspace, later replays from its first event."""
+    url = "/v1/orgs/acme/workspaces/fresh/sync/events"
+    headers = api.auth("root", workspace="fresh", admin=True)
+    origin = (await api.client.get(url, headers=headers)).json()["next"]
+    published = await api.client.post(
+        "/v1/orgs/acme/workspaces/fresh/events", json={"type": "t.first"}, headers=headers
+    )
+    page = (await api.client.get(url, params={"after": origin}, headers=headers)).json()
+    assert page["reset"] is False
+    assert [e["id"] for e in page["events"]] == [published.json()["id"]]

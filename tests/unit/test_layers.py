@@ -17,6 +17,7 @@ MAY_IMPORT = {
     "hub": {"core", "protocol", "backends"},
     "services": {"core", "protocol", "backends", "hub"},
     "api": {"core", "protocol", "hub", "services"},
+    "client": {"core", "protocol"},
 }
 
 

@@ -187,7 +187,9 @@ class EventsOut(BaseModel):
     )
 
     events: list[EventOut]
-    next: str | None = Field(description="Pass as `after` to continue; null: no events yet")
+    next: str | None = Field(
+        description="Pass as `after` to continue; `origin:0` while the workspace has no event"
+    )
     reset: bool = Field(
         description="History you asked for is gone: reload state, then continue from `next`"
     )

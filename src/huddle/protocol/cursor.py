@@ -20,6 +20,11 @@ class Cursor:
         return f"{self.epoch}:{self.seq}"
 
 
+#: The position of a workspace that has no event yet: before the first event of whatever
+#: epoch comes first. Resuming from it replays from the start unless history was trimmed.
+ORIGIN: Final = Cursor("origin", 0)
+
+
 class BadCursor(BadRequest):
     code = "INVALID_CURSOR"
 

@@ -15,7 +15,7 @@ from ..errors import InvalidInput, PayloadTooLarge
 from ..hub.node import Node
 from ..ids import WorkspaceKey
 from ..models import RESERVED_EVENT_PREFIXES, Actor, Event, EventDraft, reset_event
-from ..protocol.cursor import Cursor, parse_cursor
+from ..protocol.cursor import ORIGIN, Cursor, parse_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,10 @@ def _continues(cursor: Cursor, epoch: str, oldest: int, head: int) -> bool:
     """True when the log holds every event after `cursor`: same epoch, nothing trimmed."""
     if epoch == "":
         return cursor.seq == 0
+    if cursor == ORIGIN:
+        return oldest <= 1
     return cursor.epoch == epoch and oldest - 1 <= cursor.seq <= head
 
 
-def _head(epoch: str, head: int) -> str | None:
-    return f"{epoch}:{head}" if epoch else None
+def _head(epoch: str, head: int) -> str:
+    return f"{epoch}:{head}" if epoch else str(ORIGIN)

@@ -15,7 +15,7 @@ from ..hub.node import Node
 from ..hub.outbox import Outbox
 from ..ids import WorkspaceKey
 from ..models import Event, reset_event
-from ..protocol.cursor import parse_cursor
+from ..protocol.cursor import ORIGIN, parse_cursor
 from .events import EventService, Replay
 
 
@@ -45,7 +45,7 @@ class StreamService:
         try:
             backlog = await self._backlog(ws, since, epoch, upto)
             if on_ready is not None:
-                on_ready(f"{epoch}:{upto}" if epoch else None)
+                on_ready(f"{epoch}:{upto}" if epoch else str(ORIGIN))
             member.go_live(backlog)
             yield member
         finally:
