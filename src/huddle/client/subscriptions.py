@@ -19,9 +19,9 @@ from .events import ClientEvent, cursor_or_none
 from .inbox import Inbox
 
 #: The cursor "before the first event" of a log that had none when subscribed, for a server
-#: that reports no position (current servers report `origin:0`, which resumes exactly). The server continues it while the log is still empty, and
-#: answers a `sync.reset` once it is not: the events of a new epoch cannot be resumed exactly,
-#: but they are never skipped in silence. (No real epoch contains "m" or "t".)
+#: that reports no position (current servers report `origin:0`, which resumes exactly). The
+#: server continues it while the log is still empty, and answers a `sync.reset` once it is
+#: not: never a silent gap. (No real epoch contains "m" or "t".)
 EMPTY_LOG: Final = "empty:0"
 
 
