@@ -111,7 +111,7 @@ async def test_an_sse_client_on_a_sees_every_event_published_through_b(
 async def test_a_long_polling_client_sees_the_same_sequence(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
-    """`?after=&wait=` on A returns what B published, same ids and order, none twice."""
+    """1,000 events through B: `?after=&wait=` on A returns them all, in log order, once."""
     a, b = await asyncio.gather(
         nodes.start(redis_server.url(), name="a"), nodes.start(redis_server.url(), name="b")
     )
@@ -129,8 +129,8 @@ async def test_a_long_polling_client_sees_the_same_sequence(
                 received.extend(e for e in page["events"] if e["type"] == "test.n")
                 after = page["next"] or after
 
-        poller = asyncio.create_task(poll_until(500))
-        published = await publish(b, 500)
+        poller = asyncio.create_task(poll_until(1000))
+        published = await publish(b, 1000)
         async with asyncio.timeout(30):
             await poller
     assert_in_order_once(received, published)
@@ -280,3 +280,22 @@ async def test_bad_stream_requests_are_refused_before_streaming(
         async with aconnect_sse(http, "GET", STREAM, params={"access_token": ticket}) as source:
             assert source.response.status_code == 200
     assert ticket not in a.log(), "a token reached the access log"
+
+
+async def test_cookie_streams_check_the_origin(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """A `huddle_token` cookie opens the stream from an allowed Origin (or none); a foreign
+    Origin is refused with 403 before anything streams."""
+    a = await nodes.start(redis_server.url(), name="a", allowed_origins='["https://app.example"]')
+    cookie = {"huddle_token": bearer("ana")["Authorization"].split()[1]}
+    async with httpx.AsyncClient(base_url=a.url, timeout=10, cookies=cookie) as http:
+        foreign = await http.get(STREAM, headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 403
+        assert foreign.json()["error"] == "FORBIDDEN"
+        async with aconnect_sse(
+            http, "GET", STREAM, headers={"Origin": "https://app.example"}
+        ) as source:
+            assert source.response.status_code == 200
+            reader = Reader(source)
+            await reader.until(lambda got: any(e.event == "presence.joined" for e in got))

@@ -206,7 +206,8 @@ async def test_handshake_refusals_carry_documented_close_codes(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
     """No credentials 4504, a forged token 4500, an expired one 4010, no known subprotocol
-    4503; a token in the subprotocol list (for browsers) is accepted."""
+    4503, a foreign Origin 4501; a token in the query or in the subprotocol list (for
+    browsers) is accepted."""
     a = await nodes.start(redis_server.url(), name="a")
     url = a.url.replace("http://", "ws://") + "/v1/ws"
     cases = [
@@ -238,6 +239,15 @@ async def test_handshake_refusals_carry_documented_close_codes(
             with pytest.raises(ConnectionClosed):
                 await conn.recv()
             assert conn.close_code == code, kwargs
+    foreign = {"Authorization": f"Bearer {token()}", "Origin": "https://evil.example"}
+    async with connect(url, subprotocols=["huddle.v1.json"], additional_headers=foreign) as conn:  # type: ignore[list-item]
+        with pytest.raises(ConnectionClosed):
+            await conn.recv()
+        assert conn.close_code == 4501
+    async with connect(
+        f"{url}?access_token={token('cy')}", subprotocols=["huddle.v1.json"]
+    ) as conn:  # type: ignore[list-item]
+        assert orjson.loads(await conn.recv())["user_id"] == "cy"
     offered = ["huddle.v1.msgpack", f"huddle.token.{token('ana')}"]
     async with connect(url, subprotocols=offered) as conn:  # type: ignore[arg-type]
         assert conn.subprotocol == "huddle.v1.msgpack"
@@ -392,3 +402,15 @@ async def test_an_expiring_token_closes_4010_unless_refreshed(
         assert taken["ok"]
         await ana.until(lambda c: any(e["type"] == "lock.expired" for e in c.events), within=15)
         assert (await ana.request("ping"))["ok"]
+
+
+async def test_a_frame_over_the_size_limit_is_refused_with_1009(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """Frames over HUDDLE_MAX_BODY_BYTES are refused by the WebSocket layer (1009)."""
+    a = await nodes.start(redis_server.url(), name="a", max_body_bytes=4096)
+    async with ws_client(a, "big", max_size=None) as client:
+        await client.conn.send("x" * 5000)
+        with pytest.raises(ConnectionClosed):
+            await client.until(lambda c: False, within=10)
+    assert client.conn.close_code == 1009

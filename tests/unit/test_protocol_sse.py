@@ -185,3 +185,29 @@ def test_frames_concatenate_into_a_stream() -> None:
     stream = read_stream(raw)
     assert stream.messages == [Message("a", "1", "e1:1"), Message("b", "2\n3", "e1:2")]
     assert stream.last_event_id == "e1:2" and stream.retry == 1500
+
+
+def test_a_real_sse_parser_reads_multi_line_data_ids_types_and_retry() -> None:
+    """httpx-sse's decoder (what clients use) reads back our frames exactly."""
+    from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+
+    stream = (
+        sse_retry(2500)
+        + sse_event("e1:7", "note.added", b'{"a":1}\nsecond line\r\nthird')
+        + sse_comment("heartbeat")
+        + sse_event(None, "sync.reconnect", b'{"reason":"timeout"}')
+    )
+    decoder, lines = SSEDecoder(), SSELineDecoder()
+    events = []
+    for line in [*lines.decode(stream.decode()), *lines.flush()]:
+        event = decoder.decode(line)
+        if event is not None:
+            events.append(event)
+    # httpx-sse surfaces data-less blocks (the retry hint, the heartbeat) as empty messages;
+    # an EventSource dispatches nothing for them.
+    retry = events[0]
+    note, closing = [e for e in events if e.data]
+    assert retry.retry == 2500
+    assert (note.id, note.event, note.data) == ("e1:7", "note.added", '{"a":1}\nsecond line\nthird')
+    assert (closing.event, closing.data) == ("sync.reconnect", '{"reason":"timeout"}')
+    assert closing.id == "e1:7", "an event without id: keeps the last event id"
