@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Receive, Scope, Send
 
-from ..auth import Principal
+from ..auth import Principal, issue_stream_ticket
 from ..errors import BackendUnavailable, BadRequest, Forbidden, Unauthenticated
 from ..hub.limits import Slot
 from ..hub.outbox import Outbox
@@ -65,12 +65,12 @@ async def issue_stream_ticket(
 ) -> TicketOut:
     """A token valid for `HUDDLE_STREAM_TICKET_TTL` seconds that only opens this workspace's
     streams: put it in the EventSource URL (`?access_token=<ticket>`) instead of a real token."""
-    from ..auth import issue_stream_ticket as issue
-
     rt = runtime(request)
     if rt.ticket_secret is None:
         raise BadRequest("Stream tickets need HUDDLE_JWT_SECRET on the node")
-    ticket, _ = issue(rt.ticket_secret, caller, ws.workspace_id, rt.settings.stream_ticket_ttl)
+    ticket, _ = issue_stream_ticket(
+        rt.ticket_secret, caller, ws.workspace_id, rt.settings.stream_ticket_ttl
+    )
     return TicketOut(ticket=ticket, expires_in=int(rt.settings.stream_ticket_ttl))
 
 
