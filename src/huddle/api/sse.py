@@ -60,7 +60,7 @@ class TicketOut(BaseModel):
     responses=errors(400, 403, 404),
     summary="Issue Stream Ticket",
 )
-async def issue_stream_ticket(
+async def create_stream_ticket(
     request: Request, ws: PathWorkspace, caller: CurrentPrincipal
 ) -> TicketOut:
     """A token valid for `HUDDLE_STREAM_TICKET_TTL` seconds that only opens this workspace's
