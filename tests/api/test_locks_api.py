@@ -199,3 +199,14 @@ async def test_locks_are_per_workspace(api: Api) -> None:
     await api.client.post(LOCK, headers=api.auth("ben"))
     other = await api.client.post(LOCK, headers=api.auth("ana", workspace="ws2"))
     assert other.status_code == 200
+
+
+async def test_refresh_with_a_session_id_takes_the_lease_over(api: Api) -> None:
+    """`{"sessionId"}` on refresh moves the lease to that session, same token."""
+    first = (await api.client.post(LOCK, json={"sessionId": "tab-1"}, headers=api.auth())).json()
+    moved = await api.client.post(
+        f"{LOCK}/refresh", json={"sessionId": "tab-2"}, headers=api.auth()
+    )
+    assert moved.status_code == 200
+    assert moved.json()["sessionId"] == "tab-2"
+    assert moved.json()["fencingToken"] == first["fencingToken"]

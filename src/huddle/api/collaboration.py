@@ -175,7 +175,8 @@ async def refresh_lock(
 ) -> LockOut:
     """Extend your lease. 404 when you no longer hold it; 403 when another user does."""
     asked = ttl if ttl is not None else (body.ttl if body else None)
-    granted = await svc.locks.refresh(ws, caller, EntityRef(entityType, entityId), asked)
+    session = body.sessionId if body else None
+    granted = await svc.locks.refresh(ws, caller, EntityRef(entityType, entityId), asked, session)
     return LockOut.of(granted.lock)
 
 

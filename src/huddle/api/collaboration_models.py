@@ -72,9 +72,16 @@ class AcquireIn(Example):
 
 
 class RefreshIn(Example):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ttl": 60}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"ttl": 60, "sessionId": "tab-2"}]}
+    )
 
     ttl: float | None = Field(None, description="New lease seconds from now")
+    sessionId: str | None = Field(
+        None,
+        pattern=SESSION_ID_PATTERN,
+        description="Take the lease over for this session (e.g. after a dropped connection)",
+    )
 
 
 class AcquiredOut(LockOut):
