@@ -80,7 +80,9 @@ def route(command: Command, session: str) -> Route:
                 return Route("DELETE", path, headers=headers)
             ttl: dict[str, str | float] = {} if command.ttl is None else {"ttl": command.ttl}
             if isinstance(command, LockRefresh):
-                return Route("POST", f"{path}/refresh", ttl, headers=headers)
+                # The session moves the lease to this client: a lock first taken over a
+                # WebSocket that dropped is then not released after the node's grace period.
+                return Route("POST", f"{path}/refresh", ttl, {"sessionId": session}, headers)
             return Route("POST", path, ttl, {"sessionId": session}, headers)
         case Publish():
             body: dict[str, Any] = {"type": command.type, "data": command.data}
