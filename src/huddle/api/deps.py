@@ -71,6 +71,15 @@ OrgIdPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, examples=["acme"])]
 WorkspaceIdPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, examples=["ws1"])]
 
 
+def origin_allowed(connection: HTTPConnection, settings: Settings) -> bool:
+    """Cross-site checks for cookie-authenticated streams and WebSockets: no `Origin` (a
+    same-origin request), the node's own origin, or one of `HUDDLE_ALLOWED_ORIGINS`."""
+    origin = connection.headers.get("origin")
+    scheme = {"ws": "http", "wss": "https"}.get(connection.url.scheme, connection.url.scheme)
+    own = f"{scheme}://{connection.url.netloc}"
+    return origin is None or origin == own or origin in settings.allowed_origins
+
+
 def org_of(caller: Principal, org_id: str) -> OrgId:
     """The org in the path, if it is the caller's; 404 otherwise."""
     if caller.org_id != org_id:

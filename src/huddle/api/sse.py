@@ -34,6 +34,7 @@ from .deps import (
     Runtime,
     WorkspaceIdPath,
     authenticate,
+    origin_allowed,
     runtime,
     workspace_key,
 )
@@ -85,9 +86,8 @@ async def stream_principal(
     if access_token:
         return await authenticate(rt, access_token)
     if cookie := request.cookies.get(COOKIE):
-        origin = request.headers.get("origin")
-        own = f"{request.url.scheme}://{request.url.netloc}"
-        if origin is not None and origin != own and origin not in rt.settings.allowed_origins:
+        if not origin_allowed(request, rt.settings):
+            origin = request.headers.get("origin", "")
             raise Forbidden(
                 f"Origin {origin[:100]!r} may not use cookie authentication",
                 details={"required_permission": "origin:allowed"},

@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket
 from ..errors import BackendUnavailable, TokenExpired, TooManyConnections, Unauthenticated
 from ..protocol.close_codes import CloseCode
 from ..protocol.ws import SUBPROTOCOLS, choose_subprotocol, token_from_subprotocols
-from .deps import authenticate, runtime
+from .deps import authenticate, origin_allowed, runtime
 from .ws_connection import Connection
 
 router = APIRouter()
@@ -30,9 +30,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if subprotocol is None:
         await refuse(CloseCode.UNSUPPORTED_SUBPROTOCOL, f"offer one of {', '.join(SUBPROTOCOLS)}")
         return
-    origin = websocket.headers.get("origin")
-    own = f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.url.netloc}"
-    if origin is not None and origin != own and origin not in rt.settings.allowed_origins:
+    if not origin_allowed(websocket, rt.settings):
         await refuse(CloseCode.FORBIDDEN_ORIGIN)
         return
     scheme, _, header_token = websocket.headers.get("authorization", "").partition(" ")

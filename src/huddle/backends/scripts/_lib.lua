@@ -72,6 +72,13 @@ end
 
 -- events -------------------------------------------------------------------------------------
 
+-- The wire blob of one event: the msgpack array [epoch, seq, ts_ms, type, actor, data], built by
+-- concatenation because actor and data already are msgpack. The log and the channel carry it.
+local function event_blob(epoch, seq, event_type, actor, data)
+  return '\150' .. cmsgpack.pack(epoch) .. cmsgpack.pack(seq) .. cmsgpack.pack(NOW)
+    .. cmsgpack.pack(event_type) .. (actor or MP_NIL) .. data
+end
+
 -- Append one event to the log and publish it; returns its blob. Creates the epoch with the
 -- workspace's first event, and starts a new one (offsets from 1, empty log) if the counter was
 -- lost, so a client's old cursor can never point into a different history.
@@ -83,8 +90,7 @@ local function emit(event_type, actor, data)
     redis.call('DEL', K_SEQ, K_LOG)
   end
   local seq = redis.call('INCR', K_SEQ)
-  local blob = '\150' .. cmsgpack.pack(epoch) .. cmsgpack.pack(seq) .. cmsgpack.pack(NOW)
-    .. cmsgpack.pack(event_type) .. (actor or MP_NIL) .. data
+  local blob = event_blob(epoch, seq, event_type, actor, data)
   redis.call('XADD', K_LOG, 'MAXLEN', '~', ARGV[2], string.format('%d-0', seq), 'e', blob)
   redis.call('PUBLISH', CHANNEL, blob)
   return blob

@@ -6,7 +6,6 @@
 -- returns the event blob (epoch "" when the workspace has no log yet). Channel :ch.
 
 local epoch = redis.call('GET', K_EPOCH) or ''
-local blob = '\150' .. cmsgpack.pack(epoch) .. cmsgpack.pack(0) .. cmsgpack.pack(NOW)
-  .. cmsgpack.pack(ARGV[3]) .. ARGV[4] .. ARGV[5]
+local blob = event_blob(epoch, 0, ARGV[3], ARGV[4], ARGV[5])
 redis.call('PUBLISH', CHANNEL, blob)
 return blob
