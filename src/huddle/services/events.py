@@ -20,8 +20,8 @@ from ..protocol.cursor import ORIGIN, Cursor, parse_cursor
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """Events after a cursor, oldest first; `next` is the cursor to resume from (None while
-    the workspace has no events).
+    """Events after a cursor, oldest first; `next` is the cursor to resume from
+    (`origin:0` while the workspace has no events).
 
     With `reset`, the only event is a synthetic `sync.reset` (not in the log): the client
     reloads its state over REST and resumes from `next`, the current head. A partial replay is
@@ -29,7 +29,7 @@ class Replay:
     """
 
     events: tuple[Event, ...]
-    next: str | None
+    next: str
     reset: bool = False
 
 

@@ -68,7 +68,7 @@ class StreamService:
                 # Further behind than a connection may lag: reload beats a flood.
                 oldest = backlog[0].seq
                 return [reset_event(ws, epoch, oldest, upto, "cursor_expired", since)]
-            if len(page) < len(replay.events) or not replay.events or replay.next is None:
+            if len(page) < len(replay.events) or not replay.events:
                 return backlog
             after = replay.next
 
@@ -78,7 +78,7 @@ class StreamService:
         if replay.events or wait <= 0:
             return replay
         # An empty answer means `next` is the head: wait for the channel to pass it.
-        head = parse_cursor(replay.next).seq if replay.next else 0
+        head = parse_cursor(replay.next).seq
         async with self._channels.watching(ws) as channel:
             await channel.advanced(head, min(wait, self._settings.poll_wait_max))
         return await self._events.replay(ws, after, limit)
