@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
-from .api import apikeys, collaboration, health, metrics, sse, sync, ws
+from .api import (
+    apikeys,
+    collaboration,
+    collaborations_v2,
+    custom_objects,
+    health,
+    metrics,
+    sse,
+    sync,
+    ws,
+)
 from .api.deps import Runtime
 from .api.errors import install_error_handlers
 from .api.limits import BodySizeLimit
@@ -60,6 +70,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for router in (
         health.router,
         collaboration.router,
+        collaborations_v2.router,
+        custom_objects.router,
         sync.router,
         sse.router,
         ws.router,

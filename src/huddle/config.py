@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         "hd", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key."
     )
+    record_event_max_bytes: int = Field(
+        8 * 1024,
+        ge=256,
+        description="Largest record a change event carries whole; larger ones carry only the "
+        "changed values.",
+    )
+    custom_objects_max: int = Field(
+        200, ge=1, description="Custom objects one workspace may define."
+    )
+    custom_fields_max: int = Field(100, ge=1, description="Fields one custom object may have.")
     docs_enabled: bool = Field(True, description="Serve /docs and /openapi.json.")
 
     @model_validator(mode="after")

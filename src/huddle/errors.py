@@ -5,7 +5,8 @@ HuddleError
 ├── Unauthenticated      401
 ├── Forbidden            403
 ├── NotFound             404   also another tenant's ids: existence is never leaked
-├── Conflict             409   LockHeld, StaleFence
+├── Conflict             409   LockHeld, StaleFence, AlreadyExists, NotEmptyConflict
+├── Locked               423   another user holds the entity's lock (a write was refused)
 ├── TooManyRequests      429   retryable: RateLimited, TooManyConnections
 └── BackendUnavailable   503   retryable
 
@@ -15,6 +16,8 @@ envelope. `ConfigError` is for operators at startup, never sent to a client.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
@@ -38,16 +41,47 @@ class BadRequest(HuddleError):
     code = "BAD_REQUEST"
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One refused value: where (`loc`, as in a pydantic error), why, and what was sent."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str = "value_error"
+    input: Any = None
+    ctx: dict[str, Any] = field(default_factory=dict)
+
+
 class InvalidInput(BadRequest):
-    """A field the schema accepted but a rule refuses; rendered like a schema error (422)."""
+    """Values the schema accepted but a rule refuses; rendered like a schema error (422), one
+    entry per problem."""
 
     status = 422
     code = "VALIDATION_ERROR"
 
-    def __init__(self, message: str, *, loc: tuple[str | int, ...], input: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        loc: tuple[str | int, ...],
+        input: Any = None,
+        type: str = "value_error",
+    ) -> None:
         super().__init__(message)
-        self.loc = loc
-        self.input = input
+        self.problems: tuple[Problem, ...] = (Problem(loc, message, type, input),)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> InvalidInput:
+        if not problems:
+            raise ValueError("InvalidInput needs at least one problem")
+        first = problems[0]
+        error = cls(first.msg, loc=first.loc, input=first.input, type=first.type)
+        error.problems = tuple(problems)
+        return error
+
+    @property
+    def loc(self) -> tuple[str | int, ...]:
+        return self.problems[0].loc
 
 
 class PayloadTooLarge(BadRequest):
@@ -85,6 +119,26 @@ class LockHeld(Conflict):
 
 class StaleFence(Conflict):
     code = "STALE_FENCING_TOKEN"
+
+
+class AlreadyExists(Conflict):
+    """A unique value is held by another record."""
+
+    code = "ALREADY_EXISTS"
+
+
+class NotEmptyConflict(Conflict):
+    """A delete that would take other records with it, without the flag that allows it."""
+
+    code = "NOT_EMPTY"
+
+
+class EditLocked(HuddleError):
+    """A write to an entity whose lock another user holds (DESIGN: Locks), naming the holder
+    in `details`."""
+
+    status = 423
+    code = "LOCKED"
 
 
 class TooManyRequests(HuddleError):

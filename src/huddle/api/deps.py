@@ -6,6 +6,7 @@ always 404 so that existence is never leaked) are decided here and in the servic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from starlette.requests import HTTPConnection
 
 from ..auth import Principal, TokenVerifier, looks_like_api_key
 from ..config import Settings
-from ..errors import BadRequest, Forbidden, NotFound, Unauthenticated
+from ..errors import BadRequest, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ..ids import TENANT_ID_PATTERN, OrgId, WorkspaceId, WorkspaceKey
 from ..services import Services
 
@@ -131,3 +132,41 @@ async def principal_workspace(
 PathWorkspace = Annotated[WorkspaceKey, Depends(path_workspace)]
 CallerWorkspace = Annotated[WorkspaceKey, Depends(principal_workspace)]
 CurrentServices = Annotated[Services, Depends(services)]
+
+
+_IF_MATCH = re.compile(r'^(?:W/)?"?lock:([0-9]{1,16})"?$')
+
+
+async def if_match_token(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="`lock:<fencing token>` of the lock the writer holds: a stale token "
+            "is refused (409), so a lost lease cannot overwrite the next holder's edit.",
+            examples=["lock:17"],
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    found = _IF_MATCH.fullmatch(if_match.strip())
+    if found is None:
+        raise InvalidInput(
+            "If-Match must be lock:<fencing token>", loc=("header", "If-Match"), input=if_match
+        )
+    return int(found.group(1))
+
+
+IfMatchToken = Annotated[int | None, Depends(if_match_token)]
+
+
+def fencing_token(header: int | None, field: int | None) -> int | None:
+    """The writer's fencing token, from `If-Match` or a `lock_token` field (both: equal)."""
+    if header is not None and field is not None and header != field:
+        raise InvalidInput(
+            "If-Match and lock_token name different fencing tokens",
+            loc=("header", "If-Match"),
+            input=header,
+        )
+    return header if header is not None else field

@@ -39,6 +39,23 @@ _EXAMPLES: dict[int, tuple[str, str, dict[str, Any]]] = {
             "acquiredAt": "2026-01-05T10:02:00.000Z",
         },
     ),
+    422: (
+        "VALIDATION_ERROR",
+        'Validation failures use FastAPI\'s {"detail": [{loc, msg, type, input, ctx}]}',
+        {},
+    ),
+    423: (
+        "LOCKED",
+        "Locked by Ben until 2026-01-05T10:02:30.000Z",
+        {
+            "entityType": "project",
+            "entityId": "7",
+            "holder": {"userId": "ben", "name": "Ben"},
+            "expiresAt": "2026-01-05T10:02:30.000Z",
+            "acquiredAt": "2026-01-05T10:02:00.000Z",
+            "fencingToken": 18,
+        },
+    ),
     413: ("PAYLOAD_TOO_LARGE", "Request body exceeds 65536 bytes", {"limit": 65536}),
     429: ("TOO_MANY_CONNECTIONS", "at most 20 SSE streams per user on this node", {"limit": 20}),
     503: ("SERVICE_UNAVAILABLE", "Redis is unreachable: connection refused", {}),

@@ -1,13 +1,21 @@
-"""The one place where errors become HTTP answers, in seed 003's envelope.
+"""The one place where errors become HTTP answers, in each dialect's envelope.
 
-`{"error": CODE, "message", "details", "timestamp", "status_code"}`; validation failures use
-FastAPI's `{"detail": [{"loc", "msg", "type", "input", "ctx"}]}` (422), which the seeds show.
+* Seed 003 and Huddle's own routes (and seeds 000, 002): `{"error": CODE, "message",
+  "details", "timestamp", "status_code"}`; validation failures use FastAPI's
+  `{"detail": [{"loc", "msg", "type", "input", "ctx"}]}` (422), which the seeds show.
+* Seed 001 (every path under `/v2/`): Base API v2's `{"errors": [{"error": {"code",
+  "message", "details", "resource", "field"}, "meta": {"type": "error"}}], "meta": {"type":
+  "errors", "http_status": "422 Unprocessable Entity", "logref": <request id>}}`, one entry per
+  refused value, which existing Base clients parse.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +24,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import BackendUnavailable, HuddleError, InvalidInput, Unauthenticated
+from ..errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    Conflict,
+    EditLocked,
+    Forbidden,
+    HuddleError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    StaleFence,
+    TooManyRequests,
+    Unauthenticated,
+)
 from .metrics import metrics_of
 
 log = logging.getLogger("huddle.api")
@@ -42,23 +64,125 @@ def envelope(status: int, code: str, message: str, details: dict[str, Any]) -> d
     }
 
 
-def error_response(exc: HuddleError) -> JSONResponse:
+def error_response(exc: HuddleError, request: Request | None = None) -> JSONResponse:
+    if request is not None and is_base_v2(request):
+        return base_v2_response(request, exc.status, base_errors(exc), _headers(exc))
     if isinstance(exc, InvalidInput):
-        detail = {
-            "loc": list(exc.loc),
-            "msg": exc.message,
-            "type": "value_error",
-            "input": exc.input,
-            "ctx": exc.details,
-        }
-        return JSONResponse({"detail": [jsonable_encoder(detail)]}, status_code=422)
+        detail = [
+            {
+                "loc": list(problem.loc),
+                "msg": problem.msg,
+                "type": problem.type,
+                "input": problem.input,
+                "ctx": problem.ctx,
+            }
+            for problem in exc.problems
+        ]
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+    body = envelope(exc.status, exc.code, exc.message, jsonable_encoder(exc.details))
+    return JSONResponse(body, status_code=exc.status, headers=_headers(exc))
+
+
+def _headers(exc: HuddleError) -> dict[str, str]:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.retryable:  # 503 backend down, 429 over a limit
         headers["Retry-After"] = "1"
-    body = envelope(exc.status, exc.code, exc.message, jsonable_encoder(exc.details))
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    return headers
+
+
+# --- Base API v2 (seed 001) -------------------------------------------------------------------
+
+BASE_V2_PREFIX = "/v2/"
+
+#: Base's error codes by Huddle error class, most specific first.
+_BASE_CODES: tuple[tuple[type[HuddleError], str], ...] = (
+    (EditLocked, "locked"),
+    (StaleFence, "stale_lock_token"),
+    (AlreadyExists, "taken"),
+    (Conflict, "conflict"),
+    (NotFound, "not_found"),
+    (Unauthenticated, "unauthorized"),
+    (Forbidden, "forbidden"),
+    (PayloadTooLarge, "request_entity_too_large"),
+    (TooManyRequests, "too_many_requests"),
+    (BackendUnavailable, "service_unavailable"),
+)
+#: Base's validation codes by pydantic error type.
+_BASE_PROBLEM_CODES = {"missing": "blank", "enum": "inclusion", "extra_forbidden": "unknown"}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def is_base_v2(request: Request) -> bool:
+    return request.url.path.startswith(BASE_V2_PREFIX)
+
+
+def _resource_of(request: Request) -> str:
+    """`collaboration` for /v2/collaborations..., as Base names resources."""
+    parts = request.url.path[len(BASE_V2_PREFIX) :].split("/")
+    return parts[0].removesuffix("s") if parts and parts[0] else "request"
+
+
+def base_error(
+    code: str, message: str, details: str, field: str | None, resource: str | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details,
+            "resource": resource,
+            "field": field,
+        },
+        "meta": {"type": "error"},
+    }
+
+
+def _problem_errors(problems: list[Problem] | tuple[Problem, ...]) -> list[dict[str, Any]]:
+    out = []
+    for problem in problems:
+        names = [part for part in problem.loc if isinstance(part, str)]
+        field = names[-1] if len(names) > 1 else None
+        where = ".".join(str(part) for part in problem.loc)
+        code = _BASE_PROBLEM_CODES.get(problem.type, "invalid")
+        out.append(base_error(code, problem.msg, f"{where}: {problem.msg}", field))
+    return out
+
+
+def base_errors(exc: HuddleError) -> list[dict[str, Any]]:
+    if isinstance(exc, InvalidInput):
+        return _problem_errors(exc.problems)
+    code = next((code for cls, code in _BASE_CODES if isinstance(exc, cls)), "bad_request")
+    if exc.status >= 500 and not isinstance(exc, BackendUnavailable):
+        code = "internal_server_error"
+    details = "; ".join(f"{key}: {value}" for key, value in exc.details.items())
+    return [base_error(code, exc.message, details or exc.message, None)]
+
+
+def base_v2_response(
+    request: Request,
+    status: int,
+    errors: list[dict[str, Any]],
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The Base v2 envelope; `logref` is the caller's `X-Request-Id` or a new id, echoed."""
+    sent = request.headers.get("x-request-id", "")
+    logref = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    resource = _resource_of(request)
+    for entry in errors:
+        entry["error"]["resource"] = entry["error"]["resource"] or resource
+    body = {
+        "errors": jsonable_encoder(errors),
+        "meta": {
+            "type": "errors",
+            "http_status": f"{status} {HTTPStatus(status).phrase}",
+            "logref": logref,
+        },
+    }
+    return JSONResponse(
+        body, status_code=status, headers={**(headers or {}), "X-Request-Id": logref}
+    )
 
 
 async def _huddle_error(request: Request, exc: Exception) -> JSONResponse:
@@ -67,11 +191,17 @@ async def _huddle_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("%s %s: %s", request.method, request.url.path, exc.message)
         if (metrics := metrics_of(request.scope)) is not None:
             metrics.backend_error("http")
-    return error_response(exc)
+    return error_response(exc, request)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if is_base_v2(request):
+        problems = [
+            Problem(tuple(e["loc"]), e["msg"], e["type"], e.get("input"), e.get("ctx") or {})
+            for e in exc.errors()
+        ]
+        return base_v2_response(request, 422, _problem_errors(problems))
     errors = [{k: v for k, v in error.items() if k != "url"} for error in exc.errors()]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
@@ -83,12 +213,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     details: dict[str, Any] = {}
     if exc.status_code == 404:
         message, details = "No such route", {"path": request.url.path}
+    if is_base_v2(request):
+        code = "not_found" if exc.status_code == 404 else code.lower()
+        errors = [base_error(code, message, message, None)]
+        return base_v2_response(request, exc.status_code, errors, dict(exc.headers or {}))
     body = envelope(exc.status_code, code, message, details)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if is_base_v2(request):
+        message = "An unexpected error occurred"
+        return base_v2_response(
+            request, 500, [base_error("internal_server_error", message, message, None)]
+        )
     body = envelope(500, "INTERNAL_SERVER_ERROR", "An unexpected error occurred", {})
     return JSONResponse(body, status_code=500)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PayloadTooLarge
@@ -24,7 +25,7 @@ class BodySizeLimit:
         )
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await error_response(too_large)(scope, receive, send)
+                await error_response(too_large, Request(scope))(scope, receive, send)
                 return
         received = 0
         exceeded = started = False
@@ -56,4 +57,4 @@ class BodySizeLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await error_response(too_large)(scope, receive, send)
+            await error_response(too_large, Request(scope))(scope, receive, send)

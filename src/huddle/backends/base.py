@@ -1,9 +1,9 @@
 """The backend contract: everything the hub and services may rely on, and nothing more.
 
-A backend is four facets over one store — `log` (events), `presence`, `locks`, `keys` — plus a
-few node-level calls. `memory://` and `redis://` implement it with the same semantics; the
-contract suite in `tests/contract/` runs unchanged on both, and what it does not pin down is not
-part of the contract.
+A backend is five facets over one store — `log` (events), `presence`, `locks`, `records`,
+`keys` — plus a few node-level calls. `memory://` and `redis://` implement it with the same
+semantics; the contract suite in `tests/contract/` runs unchanged on both, and what it does not
+pin down is not part of the contract.
 
 Rules that hold for every operation:
 
@@ -60,6 +60,20 @@ from ..models import (
     Released,
     SessionInfo,
     SweepResult,
+)
+from ..records import (
+    Cascade,
+    CollectionCount,
+    CreateOutcome,
+    DeleteOutcome,
+    Guard,
+    Page,
+    Query,
+    RecordEvent,
+    RecordWrite,
+    StoredRecord,
+    UniqueKey,
+    UpdateOutcome,
 )
 
 
@@ -189,6 +203,83 @@ class LockStore(Protocol):
         ...
 
 
+class RecordStore(Protocol):
+    """Records of named collections inside a workspace (see `huddle.records`).
+
+    Each write is atomic with its `Guard` check, its version check, its unique keys, its
+    references, its index entries and its event: either all of it happens or none of it, and
+    the answer says why not. Record ids are integers from 1, per collection, never reused.
+    Times are the backend's clock; `created_by`/`updated_by` are the actor ids of the writes.
+    The event's data is the write's `event.data` plus `id`, `version`, `created_at_ms` and
+    `updated_at_ms` of the record as written (as it was, for a delete).
+    """
+
+    async def create(self, ws: WorkspaceKey, collection: str, write: RecordWrite) -> CreateOutcome:
+        """Insert a record with the collection's next id, version 1. `Taken` names the first
+        unique key already held (and its holder); `Unresolved` the first missing reference."""
+        ...
+
+    async def update(
+        self,
+        ws: WorkspaceKey,
+        collection: str,
+        record_id: int,
+        version: int,
+        write: RecordWrite,
+        guard: Guard | None = None,
+        drop_indexes: Sequence[tuple[str, str]] = (),
+    ) -> UpdateOutcome:
+        """Replace the data of record `record_id` if it is still at `version` (else
+        `VersionChanged` with the current record), as `version + 1`. Checks, in this order:
+        the guard (`Locked`, `Stale`), existence (`Missing`), the version, unique keys
+        (`Taken`; the record's own keys are not a conflict), references (`Unresolved`).
+        `drop_indexes` ((collection, index) pairs, with their unique keys) are dropped with
+        it: a custom object that loses a field loses that field's indexes in the same step."""
+        ...
+
+    async def delete(
+        self,
+        ws: WorkspaceKey,
+        collection: str,
+        record_id: int,
+        version: int | None,
+        event: RecordEvent | None,
+        guard: Guard | None = None,
+        cascade: Cascade | None = None,
+    ) -> DeleteOutcome:
+        """Remove a record with its index entries and unique keys, if still at `version`
+        (None: any). Checks the guard, existence, the version, then `cascade.require_empty`;
+        then drops `cascade.drop` collections and `cascade.drop_indexes`. Answers the record
+        as it was."""
+        ...
+
+    async def get(
+        self, ws: WorkspaceKey, collection: str, record_ids: Sequence[int]
+    ) -> list[StoredRecord | None]:
+        """The records with these ids, in order (None for a missing one). One round trip."""
+        ...
+
+    async def find(self, ws: WorkspaceKey, collection: str, key: UniqueKey) -> StoredRecord | None:
+        """The record holding unique key `key`, or None."""
+        ...
+
+    async def query(self, ws: WorkspaceKey, collection: str, query: Query) -> Page:
+        """One page and the number of all matching records, from one consistent view.
+
+        Without filters or ids the page is read straight from the sort index (its cost grows
+        with the offset and the page, not the collection). With filters, the matches of the
+        most selective filter are checked against the others and ordered by the sort index
+        (cost grows with those matches). A missing index is an empty one."""
+        ...
+
+    async def count(
+        self, ws: WorkspaceKey, collections: Sequence[str], recent_ms: int
+    ) -> list[CollectionCount]:
+        """For each collection, in order: its record count, and how many of its records were
+        created within the last `recent_ms` milliseconds (backend clock). One round trip."""
+        ...
+
+
 class KeyStore(Protocol):
     async def create(self, record: ApiKeyRecord) -> None:
         """Store a key record under its `key_hash` and its org."""
@@ -212,6 +303,7 @@ class Backend(Protocol):
     log: EventLog
     presence: PresenceStore
     locks: LockStore
+    records: RecordStore
     keys: KeyStore
 
     @property
@@ -247,6 +339,7 @@ __all__ = [
     "LockStore",
     "NotHeld",
     "PresenceStore",
+    "RecordStore",
     "Subscription",
     "SubscriptionLost",
 ]

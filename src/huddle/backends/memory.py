@@ -6,7 +6,8 @@ to the workspace's ring buffer and handed to the subscribers' bounded queues in 
 Time comes only from the injected `Clock`, so tests move it with `ManualClock`.
 
 The state lives in `memory_state.Store`; each facet is its own module (`memory_log`,
-`memory_presence`, `memory_locks`), and the API keys and node-level calls are here.
+`memory_presence`, `memory_locks`, `memory_records`), and the API keys and node-level calls are
+here.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from ..clock import Clock
 from ..config import Settings
 from ..ids import WorkspaceKey
 from ..models import ApiKeyRecord, SweepResult
-from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore
+from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .memory_locks import MemoryLocks
 from .memory_log import MemoryEventLog
 from .memory_presence import MemoryPresence
+from .memory_records import MemoryRecords
 from .memory_state import Store
 
 
@@ -71,6 +73,7 @@ class MemoryBackend:
         self.log: EventLog = MemoryEventLog(self._store)
         self.presence: PresenceStore = MemoryPresence(self._store)
         self.locks: LockStore = MemoryLocks(self._store)
+        self.records: RecordStore = MemoryRecords(self._store)
         self.keys: KeyStore = MemoryKeys(self._store)
 
     @property

@@ -12,7 +12,7 @@ import heapq
 import secrets
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ..clock import Clock
 from ..config import Settings
@@ -20,6 +20,9 @@ from ..errors import BackendUnavailable
 from ..ids import EntityRef, WorkspaceKey
 from ..models import SYSTEM, Actor, ApiKeyRecord, Event, Lock, PresenceSession
 from .subscriber import Subscriber
+
+if TYPE_CHECKING:
+    from .memory_records import CollectionState
 
 K = TypeVar("K", str, EntityRef)
 LeaveReason = Literal["leave", "timeout"]
@@ -55,9 +58,11 @@ class Expiries(Generic[K]):
 
 
 class WorkspaceState:
-    """Everything of one workspace: its log, sessions and leases, with their indexes."""
+    """Everything of one workspace: its log, sessions and leases, with their indexes, and its
+    record collections (which are not presence or lock state: they never make it active)."""
 
     __slots__ = (
+        "collections",
         "epoch",
         "events",
         "fencing",
@@ -87,6 +92,7 @@ class WorkspaceState:
         self.leases_by_user: dict[str, set[EntityRef]] = {}
         self.lease_due: Expiries[EntityRef] = Expiries()
         self.fencing = 0
+        self.collections: dict[str, CollectionState] = {}
 
     @property
     def idle(self) -> bool:

@@ -24,12 +24,13 @@ from redis.backoff import NoBackoff
 from ..config import Settings
 from ..ids import WorkspaceKey
 from ..models import ApiKeyRecord, SweepResult
-from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore
+from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .redis_bus import Bus
 from .redis_codec import decode_api_key, encode_api_key
 from .redis_locks import RedisLocks
 from .redis_log import RedisEventLog
 from .redis_presence import RedisPresence
+from .redis_records import RedisRecords
 from .redis_scripts import KeySpace, Runner, guarded
 
 
@@ -102,6 +103,7 @@ class RedisBackend:
         self.log: EventLog = RedisEventLog(self._runner, self._bus, settings.idempotency_window)
         self.presence: PresenceStore = RedisPresence(self._runner)
         self.locks: LockStore = RedisLocks(self._runner)
+        self.records: RecordStore = RedisRecords(self._runner)
         self.keys: KeyStore = RedisKeys(self._runner)
 
     @property

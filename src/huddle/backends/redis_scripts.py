@@ -71,6 +71,12 @@ WORKSPACE_SCRIPTS: Final = (
     "locks_get",
     "locks_held_by",
     "sweep",
+    "record_create",
+    "record_update",
+    "record_delete",
+    "records_find",
+    "records_query",
+    "records_count",
 )
 #: Scripts on the prefix's global keys, self-contained.
 GLOBAL_SCRIPTS: Final = ("active_touch", "active_settle", "apikey_create", "apikey_revoke")

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from ..hub.node import Node
 from .apikeys import ApiKeyService
+from .collaborations import CollaborationService
+from .custom_objects import CustomObjectService
 from .events import EventService
 from .locks import LockService
 from .presence import PresenceService
+from .records import RecordService
 from .streams import StreamService
 
 
@@ -20,10 +23,14 @@ class Services:
     locks: LockService
     apikeys: ApiKeyService
     streams: StreamService
+    records: RecordService
+    collaborations: CollaborationService
+    custom_objects: CustomObjectService
 
     @classmethod
     def for_node(cls, node: Node) -> Services:
         events = EventService(node)
+        records = RecordService(node)
         return cls(
             node=node,
             events=events,
@@ -31,4 +38,7 @@ class Services:
             locks=LockService(node),
             apikeys=ApiKeyService(node),
             streams=StreamService(node, events),
+            records=records,
+            collaborations=CollaborationService(records),
+            custom_objects=CustomObjectService(node, records),
         )

@@ -20,6 +20,18 @@
 --   :ul:<user_id>      set of the `type/id` a user holds
 --   :fence             the fencing counter (only grows)
 --   :ch                pub/sub channel of the workspace's events
+-- Records, per collection <c> (see huddle/records.py and the records section below):
+--   :r:<c>             hash id -> record blob: msgpack [version, created_at_ms, updated_at_ms,
+--                      created_by, updated_by] followed by the msgpack map of its data
+--   :rid:<c>           the last id given (ids are never reused)
+--   :rx:<c>:<index>    zset of index members: a numeric index scores the padded id by value,
+--                      a text index holds `<key>\0<padded id>` at score 0; `id`, `created_at`
+--                      and `updated_at` are numeric indexes every collection has
+--   :ru:<c>:<key>      hash unique value -> id
+--   :rk:<c>            hash id -> msgpack of the record's index members and unique values
+--                      (so a write can remove exactly the entries it made before)
+--   :rxs:<c>           set of `x:<index>` and `u:<key>` names in use (to drop a collection)
+--   :rq                scratch zset of a filtered query, deleted before the script returns
 -- Event blob: msgpack array [epoch, seq, ts_ms, type, actor (map or nil), data (map)].
 -- Time: NOW comes from redis.call('TIME'), once per script: one clock for every node.
 
@@ -228,6 +240,181 @@ local function meet_lease(field)
     return nil
   end
   return l
+end
+
+-- records ------------------------------------------------------------------------------------
+
+local SYSTEM_INDEXES = { 'id', 'created_at', 'updated_at' }
+
+local function rkey(kind, c)
+  return BASE .. ':' .. kind .. ':' .. c
+end
+
+local function rindex(c, name)
+  return BASE .. ':rx:' .. c .. ':' .. name
+end
+
+local function runique(c, name)
+  return BASE .. ':ru:' .. c .. ':' .. name
+end
+
+local function pid(id)
+  return string.format('%016d', id)
+end
+
+local function map_header(n)
+  if n < 16 then
+    return string.char(128 + n)
+  elseif n < 65536 then
+    return '\222' .. string.char(math.floor(n / 256), n % 256)
+  end
+  return '\223' .. string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
+    math.floor(n / 256) % 256, n % 256)
+end
+
+-- The pair count and the pairs (without the header) of a msgpack map.
+local function map_body(bytes)
+  local b = string.byte(bytes, 1)
+  if b >= 128 and b < 144 then
+    return b - 128, string.sub(bytes, 2)
+  elseif b == 222 then
+    return string.byte(bytes, 2) * 256 + string.byte(bytes, 3), string.sub(bytes, 4)
+  elseif b == 223 then
+    local b1, b2, b3, b4 = string.byte(bytes, 2, 5)
+    return ((b1 * 256 + b2) * 256 + b3) * 256 + b4, string.sub(bytes, 6)
+  end
+  error('expected a msgpack map')
+end
+
+-- The stored record `id` of collection `c` ({id, version, created, updated, created_by,
+-- updated_by, data = msgpack map, blob}), or nil.
+local function record_of(c, id)
+  local blob = redis.call('HGET', rkey('r', c), id)
+  if not blob then
+    return nil
+  end
+  local offset, meta = cmsgpack.unpack_one(blob)
+  return {
+    id = id, version = meta[1], created = meta[2], updated = meta[3], created_by = meta[4],
+    updated_by = meta[5], data = string.sub(blob, offset + 1), blob = blob,
+  }
+end
+
+local function store_record(c, r)
+  r.blob = cmsgpack.pack({ r.version, r.created, r.updated, r.created_by, r.updated_by }) .. r.data
+  redis.call('HSET', rkey('r', c), r.id, r.blob)
+end
+
+-- Emit a record event: `edata` (a msgpack map) with id, version and both times first.
+local function record_event(event_type, actor, r, edata)
+  local n, body = map_body(edata)
+  emit(event_type, actor, map_header(n + 4)
+    .. cmsgpack.pack('id') .. cmsgpack.pack(r.id)
+    .. cmsgpack.pack('version') .. cmsgpack.pack(r.version)
+    .. cmsgpack.pack('created_at_ms') .. cmsgpack.pack(r.created)
+    .. cmsgpack.pack('updated_at_ms') .. cmsgpack.pack(r.updated) .. body)
+end
+
+-- The refusal of a guarded write (g = {entity field, user id, token or nil}), or nil to go on.
+local function guard_refusal(g)
+  if not g then
+    return nil
+  end
+  local l = meet_lease(g[1])
+  local token = g[3]
+  if l and l.user_id ~= g[2] then
+    if token and token ~= l.token then
+      return { 'stale', cmsgpack.pack(l), token }
+    end
+    return { 'locked', cmsgpack.pack(l) }
+  end
+  if token and (not l or token ~= l.token) then
+    return { 'stale', l and cmsgpack.pack(l) or false, token }
+  end
+  return nil
+end
+
+-- The refusal of a write whose unique keys (u = {{name, value}...}) another record holds, or
+-- whose references (f = {{collection, id}...}) are missing; nil to go on.
+local function claim_refusal(c, id, spec)
+  for i, u in ipairs(spec.u or {}) do
+    local holder = redis.call('HGET', runique(c, u[1]), u[2])
+    if holder and tonumber(holder) ~= id then
+      return { 'taken', i, tonumber(holder), redis.call('HGET', rkey('r', c), holder) }
+    end
+  end
+  for i, f in ipairs(spec.f or {}) do
+    if redis.call('HEXISTS', rkey('r', f[1]), f[2]) == 0 then
+      return { 'unresolved', i }
+    end
+  end
+  return nil
+end
+
+-- Remove the index members and unique values record `id` was given by its last write.
+local function unindex(c, id)
+  local blob = redis.call('HGET', rkey('rk', c), id)
+  if not blob then
+    return
+  end
+  local xs, us = cmsgpack.unpack(blob)
+  for _, x in ipairs(xs) do
+    redis.call('ZREM', rindex(c, x[1]), x[2])
+  end
+  for _, u in ipairs(us or {}) do
+    local k = runique(c, u[1])
+    if tonumber(redis.call('HGET', k, u[2])) == id then
+      redis.call('HDEL', k, u[2])
+    end
+  end
+  redis.call('HDEL', rkey('rk', c), id)
+end
+
+-- Enter record r in its collection's indexes: the system ones, then spec.x ({{name, kind,
+-- value}}: kind 'n' with a score, 's' with a text key) and spec.u.
+local function index(c, r, spec)
+  local p = pid(r.id)
+  redis.call('ZADD', rindex(c, 'id'), r.id, p)
+  redis.call('ZADD', rindex(c, 'created_at'), r.created, p)
+  redis.call('ZADD', rindex(c, 'updated_at'), r.updated, p)
+  local xs, us, names = {}, {}, {}
+  for _, x in ipairs(spec.x or {}) do
+    local member = p
+    if x[2] == 'n' then
+      redis.call('ZADD', rindex(c, x[1]), x[3], p)
+    else
+      member = x[3] .. '\0' .. p
+      redis.call('ZADD', rindex(c, x[1]), 0, member)
+    end
+    xs[#xs + 1] = { x[1], member }
+    names[#names + 1] = 'x:' .. x[1]
+  end
+  for _, u in ipairs(spec.u or {}) do
+    redis.call('HSET', runique(c, u[1]), u[2], r.id)
+    us[#us + 1] = u
+    names[#names + 1] = 'u:' .. u[1]
+  end
+  redis.call('HSET', rkey('rk', c), r.id, cmsgpack.pack(xs, us))
+  if #names > 0 then
+    redis.call('SADD', rkey('rxs', c), unpack(names))
+  end
+end
+
+local function drop_index(c, name)
+  redis.call('DEL', rindex(c, name), runique(c, name))
+  redis.call('SREM', rkey('rxs', c), 'x:' .. name, 'u:' .. name)
+end
+
+-- Delete collection c whole: records, indexes, unique keys and its id counter.
+local function drop_collection(c)
+  for _, name in ipairs(redis.call('SMEMBERS', rkey('rxs', c))) do
+    local kind, rest = string.sub(name, 1, 1), string.sub(name, 3)
+    redis.call('UNLINK', kind == 'x' and rindex(c, rest) or runique(c, rest))
+  end
+  for _, name in ipairs(SYSTEM_INDEXES) do
+    redis.call('UNLINK', rindex(c, name))
+  end
+  redis.call('UNLINK', rkey('r', c), rkey('rk', c), rkey('rid', c), rkey('rxs', c))
 end
 
 -- ---------------------------------------------------------------------------------------------

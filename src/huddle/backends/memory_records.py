@@ -1,0 +1,447 @@
+"""The memory backend's records: per collection, the records, their indexes and unique keys.
+
+Each index is a sorted list of `(prefix, id)` keys (`bisect`), plus a map of id to key:
+
+* numeric: prefix `score_of(value)`, so the order is (score, id), nulls (-inf) first;
+* text: prefix `text_key(value)` (`0` for null, `1` + UTF-8), an order equal to that of
+  `text_member(value, id)` bytes, because a text holds no NUL and the ids are equal-width.
+
+An unfiltered page is a slice of one list, O(log N + offset + limit); a value's records are a
+`bisect` range. Every operation reads the clock once and then runs without `await`, so it is one
+atomic step on the event loop (see `memory_state`). Records are stored and answered as copies in
+the shape msgpack gives back on Redis (tuples become lists), so no caller shares stored state.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from ..ids import WorkspaceKey
+from ..records import (
+    ID_WIDTH,
+    SYSTEM_INDEXES,
+    Cascade,
+    CollectionCount,
+    CreateOutcome,
+    DeleteOutcome,
+    Guard,
+    IndexKind,
+    IndexValue,
+    Locked,
+    Missing,
+    NotEmpty,
+    Page,
+    Query,
+    RecordEvent,
+    RecordWrite,
+    Reference,
+    Stale,
+    StoredRecord,
+    Taken,
+    UniqueKey,
+    Unresolved,
+    UpdateOutcome,
+    VersionChanged,
+    check_event,
+    check_index_names,
+    check_write,
+    score_of,
+    text_key,
+)
+from .memory_state import Store, WorkspaceState
+
+Prefix = float | bytes
+SortKey = tuple[Prefix, int]
+IndexId = tuple[str, IndexKind]
+
+#: Above every record id (ids have at most ID_WIDTH digits): the end of a value's range.
+_AFTER_IDS: Final = 10**ID_WIDTH
+
+
+def _prefix(kind: IndexKind, value: IndexValue) -> Prefix:
+    return score_of(value) if kind == "n" else text_key(value)
+
+
+class SortedIndex:
+    """One index of one collection: sort keys in order, and each record's key."""
+
+    __slots__ = ("by_id", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[SortKey] = []
+        self.by_id: dict[int, SortKey] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def put(self, key: SortKey) -> None:
+        record_id = key[1]
+        old = self.by_id.get(record_id)
+        if old == key:
+            return
+        if old is not None:
+            del self.keys[bisect_left(self.keys, old)]
+        insort(self.keys, key)
+        self.by_id[record_id] = key
+
+    def discard(self, record_id: int) -> None:
+        old = self.by_id.pop(record_id, None)
+        if old is not None:
+            del self.keys[bisect_left(self.keys, old)]
+
+    def holds(self, record_id: int, prefix: Prefix) -> bool:
+        key = self.by_id.get(record_id)
+        return key is not None and key[0] == prefix
+
+    def range_of(self, prefix: Prefix) -> tuple[int, int]:
+        """The positions of the keys holding exactly `prefix`."""
+        return bisect_left(self.keys, (prefix, 0)), bisect_right(self.keys, (prefix, _AFTER_IDS))
+
+    def count_after(self, prefix: Prefix) -> int:
+        """How many keys have a prefix greater than `prefix`."""
+        return len(self.keys) - bisect_right(self.keys, (prefix, _AFTER_IDS))
+
+    def page(self, offset: int, limit: int, descending: bool) -> list[int]:
+        """Ids at positions offset .. offset + limit, from the end when `descending`."""
+        if not descending:
+            return [key[1] for key in self.keys[offset : offset + limit]]
+        end = len(self.keys) - offset
+        if end <= 0 or limit <= 0:
+            return []
+        return [key[1] for key in reversed(self.keys[max(end - limit, 0) : end])]
+
+
+class CollectionState:
+    """One collection of one workspace; created by its first record, gone only when dropped."""
+
+    __slots__ = ("entries", "indexes", "last_id", "records", "unique", "unique_of")
+
+    def __init__(self) -> None:
+        self.last_id = 0
+        self.records: dict[int, StoredRecord] = {}
+        self.indexes: dict[IndexId, SortedIndex] = {
+            (name, "n"): SortedIndex() for name in SYSTEM_INDEXES
+        }
+        # record id -> the service indexes it has an entry in (system ones are implied)
+        self.entries: dict[int, tuple[IndexId, ...]] = {}
+        # key name -> value -> holder id; and each record's keys, to release them
+        self.unique: dict[str, dict[str, int]] = {}
+        self.unique_of: dict[int, tuple[UniqueKey, ...]] = {}
+
+    def taken(self, keys: Sequence[UniqueKey], record_id: int) -> Taken | None:
+        """The first key of `keys` held by another record than `record_id`."""
+        for key in keys:
+            holder = self.unique.get(key.name, {}).get(key.value)
+            if holder is not None and holder != record_id:
+                return Taken(key, _copy_record(self.records[holder]))
+        return None
+
+    def put(
+        self,
+        record: StoredRecord,
+        entries: Sequence[tuple[IndexId, Prefix]],
+        keys: Sequence[UniqueKey],
+    ) -> None:
+        """Store a new or updated record with exactly these index entries and unique keys."""
+        rid = record.id
+        self.records[rid] = record
+        for name, value in zip(
+            SYSTEM_INDEXES, (rid, record.created_at_ms, record.updated_at_ms), strict=True
+        ):
+            self.indexes[(name, "n")].put((float(value), rid))
+        kept = {index_id for index_id, _ in entries}
+        self._leave_indexes(rid, (i for i in self.entries.get(rid, ()) if i not in kept))
+        for index_id, prefix in entries:
+            self.indexes.setdefault(index_id, SortedIndex()).put((prefix, rid))
+        self.entries[rid] = tuple(kept)
+        self._release(rid)
+        for key in keys:
+            self.unique.setdefault(key.name, {})[key.value] = rid
+        if keys:
+            self.unique_of[rid] = tuple(keys)
+
+    def remove(self, rid: int) -> None:
+        del self.records[rid]
+        for name in SYSTEM_INDEXES:
+            self.indexes[(name, "n")].discard(rid)
+        self._leave_indexes(rid, self.entries.pop(rid, ()))
+        self._release(rid)
+
+    def drop_index(self, name: str) -> None:
+        """Forget index `name` (of either kind) and the unique keys named the same."""
+        for kind in ("n", "s"):
+            index = self.indexes.pop((name, kind), None)
+            for rid in () if index is None else index.by_id:
+                self.entries[rid] = tuple(i for i in self.entries[rid] if i[0] != name)
+        for rid in set(self.unique.pop(name, {}).values()):
+            rest = tuple(key for key in self.unique_of[rid] if key.name != name)
+            if rest:
+                self.unique_of[rid] = rest
+            else:
+                del self.unique_of[rid]
+
+    def _leave_indexes(self, rid: int, index_ids: Iterable[IndexId]) -> None:
+        for index_id in index_ids:
+            index = self.indexes.get(index_id)
+            if index is not None:
+                index.discard(rid)
+                if not index.keys:
+                    del self.indexes[index_id]
+
+    def _release(self, rid: int) -> None:
+        for key in self.unique_of.pop(rid, ()):
+            values = self.unique.get(key.name)
+            if values is not None and values.get(key.value) == rid:
+                del values[key.value]
+                if not values:
+                    del self.unique[key.name]
+
+
+class MemoryRecords:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(self, ws: WorkspaceKey, collection: str, write: RecordWrite) -> CreateOutcome:
+        entries = _checked_write(write)
+        store = self._store
+        now = store.now()
+        w = store.workspaces.get(ws)
+        c = None if w is None else w.collections.get(collection)
+        taken = None if c is None else c.taken(write.unique, 0)
+        refused = taken or _unresolved(w, write.references)
+        if refused is not None:
+            return refused
+        w = store.workspace(ws)
+        c = w.collections.setdefault(collection, CollectionState())
+        c.last_id += 1
+        actor = write.actor.id
+        record = StoredRecord(
+            collection, c.last_id, 1, now, now, actor, actor, _plain_map(write.data)
+        )
+        c.put(record, entries, write.unique)
+        self._emit(w, write.event, record, now)
+        return _copy_record(record)
+
+    async def update(
+        self,
+        ws: WorkspaceKey,
+        collection: str,
+        record_id: int,
+        version: int,
+        write: RecordWrite,
+        guard: Guard | None = None,
+        drop_indexes: Sequence[tuple[str, str]] = (),
+    ) -> UpdateOutcome:
+        entries = _checked_write(write)
+        _check_dropped(drop_indexes)
+        store = self._store
+        now = store.now()
+        w = store.workspaces.get(ws)
+        refused = None if guard is None else self._guard(w, guard, now)
+        if refused is not None:
+            return refused
+        c = None if w is None else w.collections.get(collection)
+        old = None if c is None else c.records.get(record_id)
+        if w is None or c is None or old is None:
+            return Missing()
+        if old.version != version:
+            return VersionChanged(_copy_record(old))
+        conflict = c.taken(write.unique, record_id) or _unresolved(w, write.references)
+        if conflict is not None:
+            return conflict
+        record = replace(
+            old,
+            version=old.version + 1,
+            updated_at_ms=now,
+            updated_by=write.actor.id,
+            data=_plain_map(write.data),
+        )
+        c.put(record, entries, write.unique)
+        _drop_indexes(w, drop_indexes)
+        self._emit(w, write.event, record, now)
+        return _copy_record(record)
+
+    async def delete(
+        self,
+        ws: WorkspaceKey,
+        collection: str,
+        record_id: int,
+        version: int | None,
+        event: RecordEvent | None,
+        guard: Guard | None = None,
+        cascade: Cascade | None = None,
+    ) -> DeleteOutcome:
+        if event is not None:
+            check_event(event)
+        cascade = cascade or Cascade()
+        _check_dropped(cascade.drop_indexes)
+        store = self._store
+        now = store.now()
+        w = store.workspaces.get(ws)
+        refused = None if guard is None else self._guard(w, guard, now)
+        if refused is not None:
+            return refused
+        c = None if w is None else w.collections.get(collection)
+        old = None if c is None else c.records.get(record_id)
+        if w is None or c is None or old is None:
+            return Missing()
+        if version is not None and old.version != version:
+            return VersionChanged(_copy_record(old))
+        for name in cascade.require_empty:
+            other = w.collections.get(name)
+            if other is not None and other.records:
+                return NotEmpty(name, len(other.records))
+        c.remove(record_id)
+        for name in cascade.drop:
+            w.collections.pop(name, None)
+        _drop_indexes(w, cascade.drop_indexes)
+        self._emit(w, event, old, now)
+        return _copy_record(old)
+
+    async def get(
+        self, ws: WorkspaceKey, collection: str, record_ids: Sequence[int]
+    ) -> list[StoredRecord | None]:
+        c = self._collection(ws, collection)
+        found = (None if c is None else c.records.get(rid) for rid in record_ids)
+        return [None if record is None else _copy_record(record) for record in found]
+
+    async def find(self, ws: WorkspaceKey, collection: str, key: UniqueKey) -> StoredRecord | None:
+        c = self._collection(ws, collection)
+        holder = None if c is None else c.unique.get(key.name, {}).get(key.value)
+        return None if c is None or holder is None else _copy_record(c.records[holder])
+
+    async def query(self, ws: WorkspaceKey, collection: str, query: Query) -> Page:
+        c = self._collection(ws, collection)
+        order = None if c is None else c.indexes.get((query.sort, query.sort_kind))
+        if c is None or order is None:
+            return Page((), 0)
+        if not query.filters and query.ids is None:
+            ids = order.page(query.offset, query.limit, query.descending)
+            total = len(order)
+        else:
+            keys = sorted(
+                (order.by_id[rid] for rid in _matches(c, query) if rid in order.by_id),
+                reverse=query.descending,
+            )
+            ids = [key[1] for key in keys[query.offset : query.offset + query.limit]]
+            total = len(keys)
+        return Page(tuple(_copy_record(c.records[rid]) for rid in ids), total)
+
+    async def count(
+        self, ws: WorkspaceKey, collections: Sequence[str], recent_ms: int
+    ) -> list[CollectionCount]:
+        now = self._store.now()
+        w = self._store.workspaces.get(ws)
+        counts: list[CollectionCount] = []
+        for name in collections:
+            c = None if w is None else w.collections.get(name)
+            if c is None:
+                counts.append(CollectionCount(0, 0))
+                continue
+            recent = c.indexes[("created_at", "n")].count_after(float(now - recent_ms))
+            counts.append(CollectionCount(len(c.records), recent))
+        return counts
+
+    def _collection(self, ws: WorkspaceKey, collection: str) -> CollectionState | None:
+        self._store.check_open()
+        w = self._store.workspaces.get(ws)
+        return None if w is None else w.collections.get(collection)
+
+    def _guard(self, w: WorkspaceState | None, guard: Guard, now: int) -> Locked | Stale | None:
+        """The refusal of a guarded write, if any (an expired lease met here is ended)."""
+        lease = None if w is None else self._store.meet_lease(w, guard.entity, now)
+        if lease is None:
+            return None if guard.token is None else Stale(None, guard.token)
+        if guard.token is not None and guard.token != lease.token:
+            return Stale(lease, guard.token)
+        if lease.user_id != guard.user_id:
+            return Locked(lease)
+        return None
+
+    def _emit(
+        self, w: WorkspaceState, event: RecordEvent | None, record: StoredRecord, now: int
+    ) -> None:
+        if event is None:
+            return
+        data = {
+            "id": record.id,
+            "version": record.version,
+            "created_at_ms": record.created_at_ms,
+            "updated_at_ms": record.updated_at_ms,
+            **_plain_map(event.data),
+        }
+        self._store.emit(w, event.type, event.actor, data, now)
+
+
+# --- checks made before anything is read: mistakes of the caller, raised on every backend ---
+
+
+def _checked_write(write: RecordWrite) -> list[tuple[IndexId, Prefix]]:
+    """The write's index entries as (index, sort prefix); ValueError/TypeError if malformed."""
+    check_write(write)
+    return [((e.name, e.kind), _prefix(e.kind, e.value)) for e in write.indexes]
+
+
+def _check_dropped(pairs: Sequence[tuple[str, str]]) -> None:
+    check_index_names([name for _, name in pairs])
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _unresolved(w: WorkspaceState | None, references: Sequence[Reference]) -> Unresolved | None:
+    for ref in references:
+        target = None if w is None else w.collections.get(ref.collection)
+        if target is None or ref.id not in target.records:
+            return Unresolved(ref)
+    return None
+
+
+def _drop_indexes(w: WorkspaceState, pairs: Sequence[tuple[str, str]]) -> None:
+    for collection, name in pairs:
+        c = w.collections.get(collection)
+        if c is not None:
+            c.drop_index(name)
+
+
+def _matches(c: CollectionState, query: Query) -> list[int]:
+    """Ids matching every filter and `query.ids`, checked from the smallest candidate set."""
+    tests: list[tuple[SortedIndex, Prefix]] = []
+    smallest: list[int] | None = None
+    if query.ids is not None:
+        smallest = [rid for rid in dict.fromkeys(query.ids) if rid in c.records]
+    for f in query.filters:
+        index = c.indexes.get((f.name, f.kind))
+        if index is None:
+            return []
+        prefix = _prefix(f.kind, f.value)
+        tests.append((index, prefix))
+        start, end = index.range_of(prefix)
+        if smallest is None or end - start < len(smallest):
+            smallest = [key[1] for key in index.keys[start:end]]
+    assert smallest is not None  # there is a filter or ids
+    return [rid for rid in smallest if all(index.holds(rid, p) for index, p in tests)]
+
+
+def _plain(value: Any) -> Any:
+    """A copy of a msgpack-able value as msgpack returns it: maps and arrays copied, tuples as
+    lists; scalars (immutable) shared."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _plain_map(data: Any) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in data.items()}
+
+
+def _copy_record(record: StoredRecord) -> StoredRecord:
+    return replace(record, data=_plain_map(record.data))
+
+
+__all__ = ["CollectionState", "MemoryRecords"]

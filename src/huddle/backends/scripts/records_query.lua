@@ -1,0 +1,141 @@
+-- records_query.lua: one page of a collection and the number of all matches. Read-only but
+-- for the scratch key :rq, deleted before it returns.
+-- KEYS[1] workspace base (see _lib.lua)   ARGV[1], ARGV[2] unused
+-- ARGV[3] collection   ARGV[4] msgpack query {sort = index, kind = 'n' | 's', desc = bool,
+--   offset, limit, filters = {{index, kind, value}...} (value: a score, or a text key),
+--   ids = {id...} or nil}
+-- returns {total, id, blob, id, blob ...}.
+-- Without filters and ids the page is read straight from the sort index; otherwise the
+-- candidates (the ids, or the members of the most selective filter) are checked against every
+-- filter and ordered in :rq by their member of the sort index.
+
+local c = ARGV[3]
+local q = cmsgpack.unpack(ARGV[4])
+local sort_key = rindex(c, q.sort)
+local filters = q.filters or {}
+
+local function id_of(member)
+  return tonumber(string.sub(member, -16))
+end
+
+-- The page of `key` (a zset) by rank; ids in order.
+local function page_of(key)
+  if q.limit <= 0 then
+    return {}
+  end
+  local stop = q.offset + q.limit - 1
+  local members
+  if q.desc then
+    members = redis.call('ZREVRANGE', key, q.offset, stop)
+  else
+    members = redis.call('ZRANGE', key, q.offset, stop)
+  end
+  local ids = {}
+  for i, member in ipairs(members) do
+    ids[i] = id_of(member)
+  end
+  return ids
+end
+
+local function text_bounds(value)
+  return '[' .. value .. '\0', '(' .. value .. '\1'
+end
+
+local function matches(p, f)
+  if f[2] == 'n' then
+    local score = redis.call('ZSCORE', rindex(c, f[1]), p)
+    return score and tonumber(score) == tonumber(f[3])
+  end
+  return redis.call('ZSCORE', rindex(c, f[1]), f[3] .. '\0' .. p) ~= false
+end
+
+-- The member of record p in the sort index (a text index needs the record's own entries).
+local function sort_member(p, id)
+  if q.kind == 'n' then
+    local score = redis.call('ZSCORE', sort_key, p)
+    return score, p
+  end
+  local blob = redis.call('HGET', rkey('rk', c), id)
+  if not blob then
+    return nil
+  end
+  local xs = cmsgpack.unpack(blob)
+  for _, x in ipairs(xs) do
+    if x[1] == q.sort then
+      return 0, x[2]
+    end
+  end
+  return nil
+end
+
+local total, ids
+if #filters == 0 and not q.ids then
+  total = redis.call('ZCARD', sort_key)
+  ids = page_of(sort_key)
+else
+  local candidates = {}
+  if q.ids then
+    local seen = {}
+    for _, id in ipairs(q.ids) do
+      local p = pid(id)
+      if not seen[p] and redis.call('ZSCORE', rindex(c, 'id'), p) then
+        seen[p] = true
+        candidates[#candidates + 1] = p
+      end
+    end
+  else
+    local best, best_count = nil, nil
+    for _, f in ipairs(filters) do
+      local count
+      if f[2] == 'n' then
+        count = redis.call('ZCOUNT', rindex(c, f[1]), f[3], f[3])
+      else
+        local low, high = text_bounds(f[3])
+        count = redis.call('ZLEXCOUNT', rindex(c, f[1]), low, high)
+      end
+      if not best_count or count < best_count then
+        best, best_count = f, count
+      end
+    end
+    local members
+    if best[2] == 'n' then
+      members = redis.call('ZRANGEBYSCORE', rindex(c, best[1]), best[3], best[3])
+    else
+      local low, high = text_bounds(best[3])
+      members = redis.call('ZRANGEBYLEX', rindex(c, best[1]), low, high)
+    end
+    for i, member in ipairs(members) do
+      candidates[i] = string.sub(member, -16)
+    end
+  end
+  local scratch = BASE .. ':rq'
+  redis.call('DEL', scratch)
+  for _, p in ipairs(candidates) do
+    local ok = true
+    for _, f in ipairs(filters) do
+      if not matches(p, f) then
+        ok = false
+        break
+      end
+    end
+    if ok then
+      local score, member = sort_member(p, tonumber(p))
+      if score then
+        redis.call('ZADD', scratch, score, member)
+      end
+    end
+  end
+  total = redis.call('ZCARD', scratch)
+  ids = page_of(scratch)
+  redis.call('DEL', scratch)
+end
+
+local out = { total }
+if #ids > 0 then
+  local blobs = redis.call('HMGET', rkey('r', c), unpack(ids))
+  for i, id in ipairs(ids) do
+    out[#out + 1] = id
+    out[#out + 1] = blobs[i]
+  end
+end
+return out

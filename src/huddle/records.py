@@ -1,0 +1,285 @@
+"""The values of the record store: stored records, their indexes, guarded writes and queries.
+
+A *collection* is a named set of records inside one workspace (`collaboration`,
+`custom_object`, `obj:7` for the records of custom object 7 ...). The store knows nothing of
+their fields: it keeps each record's `data` as an opaque map, and the service that declares the
+collection tells it, on every write, how the record appears in the collection's indexes:
+
+* an **index** orders and filters records by one value, either a number (`"n"`: the value is a
+  double, nulls first) or a text (`"s"`: byte order of the UTF-8 value, nulls first);
+* a **unique key** maps a canonical text to at most one record of the collection;
+* a **reference** names a record of another collection that must exist when the write happens.
+
+Every write is one atomic step in the backend, together with its lock check (`Guard`), its
+version check and the event it emits, so an index never points at a missing record, a unique
+key is never held twice, and a stale lease never overwrites the next holder's work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from .ids import EntityRef
+from .models import Actor, Lock
+
+IndexKind = Literal["n", "s"]
+IndexValue = int | float | str | None
+
+#: Index names the store maintains itself on every collection: `id`, `created_at`, `updated_at`
+#: (all numeric). A service's own indexes may not use them.
+SYSTEM_INDEXES: Final = ("id", "created_at", "updated_at")
+
+#: Keys of event data the store writes itself; a service's event data may not use them.
+SYSTEM_EVENT_KEYS: Final = ("id", "version", "created_at_ms", "updated_at_ms")
+
+#: Width of the zero-padded record id that ends every index member, so that ties in an index
+#: are ordered by id (byte order of equal-width decimals is numeric order).
+ID_WIDTH: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as stored. `version` starts at 1 and grows by one with every update."""
+
+    collection: str
+    id: int
+    version: int
+    created_at_ms: int
+    updated_at_ms: int
+    created_by: str
+    updated_by: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """Where a record sits in one index of its collection: `value` None sorts first."""
+
+    name: str
+    kind: IndexKind
+    value: IndexValue
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueKey:
+    """A canonical text (`value`) that at most one record of the collection may hold under
+    `name` (a field, or a virtual key such as a compound of several fields)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A record that must exist (in `collection`, with `id`) when the write happens."""
+
+    name: str
+    collection: str
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """The event a write emits: `data` is the public form of the record (and any context), to
+    which the store adds `id`, `version`, `created_at_ms` and `updated_at_ms`."""
+
+    type: str
+    actor: Actor
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWrite:
+    """The whole new state of a record: its data and everything derived from it. An update
+    replaces the record's index entries and unique keys with these (a key not listed is
+    released). `event` None writes silently (internal bookkeeping only)."""
+
+    data: Mapping[str, Any]
+    actor: Actor
+    event: RecordEvent | None
+    indexes: Sequence[IndexEntry] = ()
+    unique: Sequence[UniqueKey] = ()
+    references: Sequence[Reference] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """The lock a write must respect, checked in the same atomic step as the write.
+
+    * another user holds a live lease on `entity`: refused with `Locked` — or with `Stale`
+      when `token` is given and is not that lease's;
+    * the writer's own user holds it: allowed, unless `token` is given and differs (`Stale`);
+    * nobody holds it: allowed without a token; a token is `Stale` (the lease it came from is
+      gone, so the write may race the next holder's).
+    """
+
+    entity: EntityRef
+    user_id: str
+    token: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Records whose index `name` (of `kind`) holds exactly `value`."""
+
+    name: str
+    kind: IndexKind
+    value: IndexValue
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One page of a collection: records matching every filter (and, when `ids` is given, one
+    of those ids), ordered by the index `sort` (ties by id, in the same direction)."""
+
+    sort: str = "id"
+    sort_kind: IndexKind = "n"
+    descending: bool = False
+    offset: int = 0
+    limit: int = 25
+    filters: Sequence[Filter] = ()
+    ids: Sequence[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: tuple[StoredRecord, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionCount:
+    """How many records a collection holds, and how many were created within `recent_ms`."""
+
+    total: int
+    recent: int
+
+
+# --- outcomes of a write: answers, not errors --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """No such record; nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChanged:
+    """The record is no longer at the version the write was computed from; nothing changed."""
+
+    current: StoredRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """Another user holds a live lease on the guarded entity; nothing changed."""
+
+    lock: Lock
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """The presented fencing token is not the live lease's (`lock`, None when the entity is
+    not locked any more); nothing changed."""
+
+    lock: Lock | None
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Unique key `key` is held by record `holder`; nothing changed."""
+
+    key: UniqueKey
+    holder: StoredRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A referenced record does not exist; nothing changed."""
+
+    reference: Reference
+
+
+@dataclass(frozen=True, slots=True)
+class NotEmpty:
+    """A collection that had to be empty holds `count` records; nothing changed."""
+
+    collection: str
+    count: int
+
+
+CreateOutcome = StoredRecord | Taken | Unresolved
+UpdateOutcome = StoredRecord | Missing | VersionChanged | Locked | Stale | Taken | Unresolved
+DeleteOutcome = StoredRecord | Missing | VersionChanged | Locked | Stale | NotEmpty
+
+
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    """What deleting a record does to other collections: `drop` collections are deleted whole
+    (records, indexes, id counter: ids are never reused because the collection name is not);
+    `require_empty` collections must hold no record or the delete is refused (`NotEmpty`);
+    `drop_indexes` are (collection, index name) pairs removed with their unique keys."""
+
+    drop: Sequence[str] = ()
+    require_empty: Sequence[str] = ()
+    drop_indexes: Sequence[tuple[str, str]] = ()
+
+
+# --- index encodings, shared by both backends -------------------------------------------------
+
+
+def padded_id(record_id: int) -> str:
+    return f"{record_id:0{ID_WIDTH}d}"
+
+
+def score_of(value: IndexValue) -> float:
+    """A numeric index's score: nulls first (-inf). Text is not a number here."""
+    if value is None:
+        return float("-inf")
+    if isinstance(value, str):
+        raise TypeError(f"numeric index value expected, got text {value!r}")
+    return float(value)
+
+
+def text_key(value: IndexValue) -> bytes:
+    """The sortable prefix of a text index member: `0` for null, `1` + UTF-8 for a value (which
+    may not contain NUL, the separator before the padded id)."""
+    if value is None:
+        return b"0"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("an indexed text may not contain NUL")
+    return b"1" + text.encode()
+
+
+def text_member(value: IndexValue, record_id: int) -> bytes:
+    return text_key(value) + b"\x00" + padded_id(record_id).encode()
+
+
+# --- caller mistakes, checked the same way by every backend before anything is read ----------
+
+
+def check_event(event: RecordEvent) -> None:
+    clash = [key for key in SYSTEM_EVENT_KEYS if key in event.data]
+    if clash:
+        raise ValueError(f"event data may not set {', '.join(clash)}: the store writes them")
+
+
+def check_write(write: RecordWrite) -> None:
+    """ValueError for a write a service should never make: event data setting the store's
+    own keys, an entry for a system index, or two entries for one index."""
+    if write.event is not None:
+        check_event(write.event)
+    names = [entry.name for entry in write.indexes]
+    check_index_names(names)
+    if len(set(names)) != len(names):
+        raise ValueError(f"a record has one entry per index, got {names}")
+
+
+def check_index_names(names: Sequence[str]) -> None:
+    system = sorted(set(names) & set(SYSTEM_INDEXES))
+    if system:
+        raise ValueError(f"{', '.join(system)}: system indexes, kept by the store itself")

@@ -1,0 +1,503 @@
+"""The record engine: a module declares a `Collection`; this validates, stores, pages, guards
+and announces its records.
+
+A collection is data, not code: its fields (`services.fields.FieldSpec`), the entity type its
+records are locked under, the prefix of its events and any compound unique keys. Collaborations
+(seed 001) are one fixed declaration; each custom object (seed 002) builds one from its stored
+definition; a fixed-schema module of a later API is another declaration. Everything else —
+validation with per-field 422s, unique values, references, lock-aware writes with fencing
+tokens, optimistic retries, events carrying the record and the actor, paging without loading a
+collection — is here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import msgpack
+
+from ..clock import iso_ms
+from ..errors import (
+    AlreadyExists,
+    Conflict,
+    EditLocked,
+    InvalidInput,
+    NotEmptyConflict,
+    NotFound,
+    Problem,
+    StaleFence,
+)
+from ..hub.node import Node
+from ..ids import EntityRef, WorkspaceKey
+from ..models import Actor, Lock
+from ..records import (
+    Cascade,
+    Filter,
+    Guard,
+    IndexKind,
+    Locked,
+    Missing,
+    NotEmpty,
+    Page,
+    Query,
+    RecordEvent,
+    RecordWrite,
+    Stale,
+    StoredRecord,
+    Taken,
+    UniqueKey,
+    Unresolved,
+    VersionChanged,
+)
+from .fields import (
+    FieldSpec,
+    check_value,
+    index_entries,
+    public_values,
+    references,
+    unique_keys,
+    validate_record,
+)
+
+#: Optimistic rounds of an update before it gives up (another writer kept winning).
+UPDATE_ROUNDS: Final = 8
+
+#: The sort keys every collection has, by public name.
+SYSTEM_SORTS: Final[dict[str, str]] = {
+    "id": "id",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+_NUMERIC_TYPES: Final = frozenset({"number", "integer", "boolean", "reference"})
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A declaration: everything the engine needs to serve one kind of record.
+
+    `values_key` is where an event carries the record's values (`"values"`), or None to put
+    them at the top of the event data beside `context` (fixed schemas with few fields).
+    """
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    events: str | None
+    lock_type: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    values_key: str | None = "values"
+    compound_unique: tuple[tuple[str, ...], ...] = ()
+
+    def field_named(self, name: str) -> FieldSpec | None:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+    def lock_entity(self, record_id: int) -> EntityRef | None:
+        return None if self.lock_type is None else EntityRef(self.lock_type, str(record_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """A public sort key (`id`, `created_at`, `updated_at` or a field name) and direction."""
+
+    name: str = "id"
+    descending: bool = False
+
+
+def index_kind(spec: FieldSpec) -> IndexKind:
+    return "n" if spec.type in _NUMERIC_TYPES else "s"
+
+
+class RecordService:
+    """Reads and guarded writes of any declared collection."""
+
+    def __init__(self, node: Node) -> None:
+        self._store = node.backend.records
+        self._inline_bytes = node.settings.record_event_max_bytes
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def get(self, ws: WorkspaceKey, collection: Collection, record_id: int) -> StoredRecord:
+        (found,) = await self._store.get(ws, collection.name, [record_id])
+        if found is None:
+            raise _not_found(collection, record_id)
+        return found
+
+    async def page(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        *,
+        offset: int,
+        limit: int,
+        sort: Sort = Sort(),
+        filters: Mapping[str, Any] | None = None,
+        ids: Sequence[int] | None = None,
+        loc: tuple[str | int, ...] = ("query",),
+    ) -> Page:
+        """One page, ordered by `sort` (ties by id). `filters` are public field names with
+        values as they would be written (checked like one); unknown names are refused."""
+        query = Query(
+            sort=_sort_index(collection, sort.name, (*loc, "sort_by"))[0],
+            sort_kind=_sort_index(collection, sort.name, (*loc, "sort_by"))[1],
+            descending=sort.descending,
+            offset=offset,
+            limit=limit,
+            filters=tuple(self._filters(collection, filters or {}, loc)),
+            ids=None if ids is None else tuple(ids),
+        )
+        return await self._store.query(ws, collection.name, query)
+
+    def sortable(self, collection: Collection) -> list[str]:
+        return [*SYSTEM_SORTS, *(spec.name for spec in collection.fields if spec.indexed)]
+
+    def _filters(
+        self, collection: Collection, filters: Mapping[str, Any], loc: tuple[str | int, ...]
+    ) -> list[Filter]:
+        found: list[Filter] = []
+        problems: list[Problem] = []
+        for name, raw in filters.items():
+            spec = collection.field_named(name)
+            if spec is None or not spec.indexed:
+                problems.append(Problem((*loc, name), "Not a filterable field", input=raw))
+                continue
+            value, errors = check_value(spec, raw, (*loc, name))
+            if errors:
+                problems.extend(errors)
+                continue
+            [entry] = index_entries([spec], {} if value is None else {spec.key: value})
+            found.append(Filter(entry.name, entry.kind, entry.value))
+        if problems:
+            raise InvalidInput.of(problems)
+        return found
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        values: Mapping[str, Any],
+        actor: Actor,
+        *,
+        loc: tuple[str | int, ...] = ("body",),
+    ) -> StoredRecord:
+        """Validate and insert; 409 `ALREADY_EXISTS` when a unique value is taken."""
+        outcome = await self.create_or_existing(ws, collection, values, actor, loc=loc)
+        if isinstance(outcome, Taken):
+            raise _taken(collection, outcome, loc)
+        return outcome
+
+    async def create_or_existing(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        values: Mapping[str, Any],
+        actor: Actor,
+        *,
+        loc: tuple[str | int, ...] = ("body",),
+    ) -> StoredRecord | Taken:
+        """Validate and insert, or answer which record holds a unique value (for modules
+        whose duplicate create is idempotent)."""
+        data = validate_record(collection.fields, values, current=None, loc=loc)
+        write = self._write(collection, data, actor, "created", changed=None)
+        outcome = await self._store.create(ws, collection.name, write)
+        if isinstance(outcome, Unresolved):
+            raise _unresolved(collection, outcome, loc)
+        return outcome
+
+    async def update(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        record_id: int,
+        values: Mapping[str, Any],
+        actor: Actor,
+        *,
+        token: int | None = None,
+        loc: tuple[str | int, ...] = ("body",),
+    ) -> StoredRecord:
+        """Apply a partial update under the record's lock (423 another holder; 409 a stale
+        fencing token), retried while other writers move the record's version."""
+        for _ in range(UPDATE_ROUNDS):
+            current = await self.get(ws, collection, record_id)
+            data = validate_record(collection.fields, values, current=current.data, loc=loc)
+            changed = _changed(collection, current.data, data)
+            write = self._write(collection, data, actor, "updated", changed=changed)
+            outcome = await self._store.update(
+                ws,
+                collection.name,
+                record_id,
+                current.version,
+                write,
+                self._guard(collection, record_id, actor, token),
+            )
+            match outcome:
+                case StoredRecord():
+                    return outcome
+                case VersionChanged():
+                    continue
+                case Taken():
+                    raise _taken(collection, outcome, loc)
+                case Unresolved():
+                    raise _unresolved(collection, outcome, loc)
+                case _:
+                    raise _refused(collection, record_id, outcome)
+        raise Conflict(
+            "The record kept changing under this update; retry it",
+            details={"id": record_id},
+        )
+
+    async def replace_data(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        current: StoredRecord,
+        write: RecordWrite,
+        actor: Actor,
+        *,
+        token: int | None,
+        drop_indexes: Sequence[tuple[str, str]] = (),
+    ) -> StoredRecord | None:
+        """A raw compare-and-set update for modules that build their writes themselves
+        (custom object definitions): None when the version moved (recompute and retry)."""
+        outcome = await self._store.update(
+            ws,
+            collection.name,
+            current.id,
+            current.version,
+            write,
+            self._guard(collection, current.id, actor, token),
+            drop_indexes,
+        )
+        match outcome:
+            case StoredRecord():
+                return outcome
+            case VersionChanged():
+                return None
+            case Taken():
+                raise _taken(collection, outcome, ("body",))
+            case Unresolved():
+                raise _unresolved(collection, outcome, ("body",))
+            case _:
+                raise _refused(collection, current.id, outcome)
+
+    async def delete(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        record_id: int,
+        actor: Actor,
+        *,
+        token: int | None = None,
+        cascade: Cascade | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> StoredRecord:
+        """Delete under the record's lock; the event carries the record as it was."""
+        for _ in range(UPDATE_ROUNDS):
+            current = await self.get(ws, collection, record_id)
+            event = None
+            if collection.events is not None:
+                data = self._event_data(collection, current.data, None)
+                event = RecordEvent(
+                    f"{collection.events}.deleted", actor, {**data, **(context or {})}
+                )
+            outcome = await self._store.delete(
+                ws,
+                collection.name,
+                record_id,
+                current.version,
+                event,
+                self._guard(collection, record_id, actor, token),
+                cascade,
+            )
+            match outcome:
+                case StoredRecord():
+                    return outcome
+                case VersionChanged():
+                    continue
+                case NotEmpty():
+                    raise NotEmptyConflict(
+                        f"It still holds {outcome.count} records: delete with force=true to "
+                        "delete them too",
+                        details={"records": outcome.count},
+                    )
+                case _:
+                    raise _refused(collection, record_id, outcome)
+        raise Conflict("The record kept changing under this delete; retry it")
+
+    # --- pieces -----------------------------------------------------------------------------
+
+    def _write(
+        self,
+        collection: Collection,
+        data: dict[str, Any],
+        actor: Actor,
+        action: Literal["created", "updated"],
+        *,
+        changed: list[str] | None,
+    ) -> RecordWrite:
+        fields = collection.fields
+        unique = unique_keys(fields, data)
+        for names in collection.compound_unique:
+            specs = [spec for spec in fields if spec.name in names]
+            parts = [repr(data.get(spec.key)) for spec in specs]
+            unique.append(UniqueKey("+".join(names), "|".join(parts)))
+        event = None
+        if collection.events is not None:
+            event = RecordEvent(
+                f"{collection.events}.{action}",
+                actor,
+                self._event_data(collection, data, changed),
+            )
+        return RecordWrite(
+            data=data,
+            actor=actor,
+            event=event,
+            indexes=index_entries(fields, data),
+            unique=unique,
+            references=references(fields, data),
+        )
+
+    def _event_data(
+        self, collection: Collection, data: Mapping[str, Any], changed: list[str] | None
+    ) -> dict[str, Any]:
+        values = public_values(collection.fields, data)
+        out: dict[str, Any] = dict(collection.context)
+        if changed is not None:
+            out["changed"] = changed
+            if _size(values) > self._inline_bytes:
+                values = {name: values[name] for name in changed}
+                out["truncated"] = True
+        if collection.values_key is None:
+            out.update(values)
+        else:
+            out[collection.values_key] = values
+        return out
+
+    @staticmethod
+    def _guard(
+        collection: Collection, record_id: int, actor: Actor, token: int | None
+    ) -> Guard | None:
+        entity = collection.lock_entity(record_id)
+        if entity is None:
+            return None
+        return Guard(entity, actor.id, token)
+
+
+def _sort_index(
+    collection: Collection, name: str, loc: tuple[str | int, ...]
+) -> tuple[str, IndexKind]:
+    if name in SYSTEM_SORTS:
+        return SYSTEM_SORTS[name], "n"
+    spec = collection.field_named(name)
+    if spec is None or not spec.indexed:
+        allowed = [*SYSTEM_SORTS, *(s.name for s in collection.fields if s.indexed)]
+        raise InvalidInput(
+            f"Cannot sort by {name!r}; sortable: {', '.join(allowed)}",
+            loc=loc,
+            input=name,
+        )
+    return spec.key, index_kind(spec)
+
+
+def _from_query(spec: FieldSpec, raw: Any) -> Any:
+    """A filter value sent as a query string, as the field's JSON type (unparsable strings
+    are left for the field's own check to refuse)."""
+    if not isinstance(raw, str) or spec.type in ("text", "long_text", "email", "url", "phone"):
+        return raw
+    if raw == "null":
+        return None
+    if spec.type == "boolean":
+        return {"true": True, "false": False}.get(raw, raw)
+    if spec.type in ("integer", "reference") and raw.lstrip("-").isdigit():
+        return int(raw)
+    if spec.type == "number":
+        try:
+            return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        except ValueError:
+            return raw
+    if spec.type == "multi_select":
+        return [part for part in raw.split(",") if part]
+    return raw
+
+
+def _changed(
+    collection: Collection, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[str]:
+    return [spec.name for spec in collection.fields if before.get(spec.key) != after.get(spec.key)]
+
+
+def _size(values: Mapping[str, Any]) -> int:
+    return len(msgpack.packb(values, use_bin_type=True))
+
+
+def lock_details(lock: Lock) -> dict[str, object]:
+    return {
+        "entityType": lock.entity.type,
+        "entityId": lock.entity.id,
+        "holder": {"userId": lock.user_id, "name": lock.name},
+        "expiresAt": iso_ms(lock.expires_at_ms),
+        "acquiredAt": iso_ms(lock.acquired_at_ms),
+        "fencingToken": lock.token,
+    }
+
+
+def _not_found(collection: Collection, record_id: int) -> NotFound:
+    return NotFound(
+        "The requested resource was not found",
+        details={"resource_type": collection.events or collection.name, "resource_id": record_id},
+    )
+
+
+def _refused(
+    collection: Collection, record_id: int, outcome: Locked | Stale | Missing | NotEmpty | Any
+) -> Exception:
+    match outcome:
+        case Locked(lock=lock):
+            who = lock.name or lock.user_id
+            return EditLocked(
+                f"Locked by {who} until {iso_ms(lock.expires_at_ms)}",
+                details=lock_details(lock),
+            )
+        case Stale(lock=lock, token=token):
+            if lock is None:
+                message = (
+                    f"Fencing token {token} is stale: the lease it came from has ended; "
+                    "acquire the lock again"
+                )
+                return StaleFence(message, details={"token": token, "lock": None})
+            who = lock.name or lock.user_id
+            return StaleFence(
+                f"Fencing token {token} is stale: the lock is now held by {who} with "
+                f"token {lock.token}",
+                details={"token": token, "lock": lock_details(lock)},
+            )
+        case Missing():
+            return _not_found(collection, record_id)
+    return Conflict(f"The write was refused: {outcome!r}")
+
+
+def _taken(collection: Collection, outcome: Taken, loc: tuple[str | int, ...]) -> AlreadyExists:
+    name = outcome.key.name
+    spec = next((s for s in collection.fields if s.key == name), None)
+    public = spec.name if spec is not None else name
+    return AlreadyExists(
+        f"{public} must be unique: record {outcome.holder.id} already has this value",
+        details={"field": public, "existing_id": outcome.holder.id},
+    )
+
+
+def _unresolved(
+    collection: Collection, outcome: Unresolved, loc: tuple[str | int, ...]
+) -> InvalidInput:
+    ref = outcome.reference
+    spec = next((s for s in collection.fields if s.key == ref.name), None)
+    public = spec.name if spec is not None else ref.name
+    return InvalidInput(
+        f"No record {ref.id} to refer to", loc=(*loc, public), input=ref.id, type="reference"
+    )
