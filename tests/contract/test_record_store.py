@@ -178,6 +178,37 @@ async def test_event_data_may_not_set_the_system_keys(backend: Backend) -> None:
     assert await head_of(backend) == 0
 
 
+@pytest.mark.parametrize(
+    "indexes",
+    [
+        [IndexEntry("id", "n", 5)],
+        [IndexEntry("created_at", "n", 5)],
+        [IndexEntry("rank", "n", 1), IndexEntry("rank", "n", 2)],
+    ],
+    ids=["id", "created_at", "twice"],
+)
+async def test_a_write_may_not_touch_system_indexes_or_repeat_one(
+    backend: Backend, indexes: list[IndexEntry]
+) -> None:
+    """Entries for the store's own indexes, or two for one index, are a caller's mistake:
+    ValueError before anything is written."""
+    with pytest.raises(ValueError):
+        await backend.records.create(WS, NOTES, write(indexes=indexes))
+    first = await create(backend, write(indexes=[IndexEntry("rank", "n", 1)]))
+    with pytest.raises(ValueError):
+        await backend.records.update(WS, NOTES, first.id, first.version, write(indexes=indexes))
+    with pytest.raises(ValueError):
+        await backend.records.update(
+            WS, NOTES, first.id, first.version, write(), drop_indexes=[(NOTES, "id")]
+        )
+    with pytest.raises(ValueError):
+        await backend.records.delete(
+            WS, NOTES, first.id, None, None, cascade=Cascade(drop_indexes=[(NOTES, "updated_at")])
+        )
+    assert await backend.records.get(WS, NOTES, [first.id]) == [first]
+    assert (await backend.records.query(WS, NOTES, Query())).total == 1
+
+
 async def test_ids_are_per_collection_and_never_reused(backend: Backend) -> None:
     """Another collection counts from 1; a deleted record's id is not given again."""
     await create(backend, write())

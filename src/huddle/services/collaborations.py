@@ -82,7 +82,7 @@ class CollaborationService:
         values = self._values(data)
         values["creator_id"] = await self.user_number(ws, principal)
         outcome = await self._records.create_or_existing(
-            ws, COLLABORATIONS, values, principal.actor(), loc=("body", "data")
+            ws, COLLABORATIONS, values, principal, loc=("body", "data")
         )
         if isinstance(outcome, Taken):
             return outcome.holder, False
@@ -125,7 +125,7 @@ class CollaborationService:
         token: int | None = None,
     ) -> StoredRecord:
         return await self._records.delete(
-            ws, COLLABORATIONS, collaboration_id, principal.actor(), token=token
+            ws, COLLABORATIONS, collaboration_id, principal, token=token
         )
 
     async def user_number(self, ws: WorkspaceKey, principal: Principal) -> int:
@@ -134,7 +134,7 @@ class CollaborationService:
         if user_id.isascii() and user_id.isdigit() and 0 < int(user_id) < USER_NUMBER_BASE:
             return int(user_id)
         outcome = await self._records.create_or_existing(
-            ws, USER_NUMBERS, {"user_id": user_id}, principal.actor()
+            ws, USER_NUMBERS, {"user_id": user_id}, principal
         )
         record = outcome.holder if isinstance(outcome, Taken) else outcome
         return USER_NUMBER_BASE + record.id

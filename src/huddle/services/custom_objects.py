@@ -52,7 +52,7 @@ from ..records import (
     UniqueKey,
 )
 from .fields import FieldSpec, FieldType, check_field_definition
-from .records import Collection, RecordService, Sort
+from .records import ADMINS_ONLY, Collection, RecordService, Sort
 
 OBJECT_ENTITY: Final = "custom_object"
 
@@ -212,6 +212,7 @@ OBJECTS: Final = Collection(
     events="object",
     lock_type=OBJECT_ENTITY,
     values_key=None,
+    permissions=ADMINS_ONLY,
 )
 
 
@@ -340,7 +341,7 @@ class CustomObjectService:
             ws,
             OBJECTS,
             obj.id,
-            principal.actor(),
+            principal,
             token=token,
             cascade=cascade,
             context=_object_event(obj.to_data()),
@@ -497,7 +498,7 @@ class CustomObjectService:
     ) -> tuple[ObjectDef, StoredRecord]:
         obj = await self.get_object(ws, ref)
         record = await self._records.create(
-            ws, obj.collection(), values, principal.actor(), loc=("body", "values")
+            ws, obj.collection(), values, principal, loc=("body", "values")
         )
         return obj, record
 
@@ -516,7 +517,7 @@ class CustomObjectService:
             obj.collection(),
             record_id,
             values,
-            principal.actor(),
+            principal,
             token=token,
             loc=("body", "values"),
         )
@@ -526,9 +527,7 @@ class CustomObjectService:
         self, ws: WorkspaceKey, principal: Principal, ref: str, record_id: int, token: int | None
     ) -> tuple[ObjectDef, StoredRecord]:
         obj = await self.get_object(ws, ref)
-        record = await self._records.delete(
-            ws, obj.collection(), record_id, principal.actor(), token=token
-        )
+        record = await self._records.delete(ws, obj.collection(), record_id, principal, token=token)
         return obj, record
 
     # --- stats ------------------------------------------------------------------------------
@@ -648,7 +647,7 @@ class CustomObjectService:
             data, event_type, extra = change(obj)
             write = self._object_write(data, actor, event_type, extra)
             written = await self._records.replace_data(
-                ws, OBJECTS, obj.record, write, actor, token=token, drop_indexes=drop
+                ws, OBJECTS, obj.record, write, principal, token=token, drop_indexes=drop
             )
             if written is not None:
                 return ObjectDef.of(written)

@@ -18,11 +18,13 @@ from typing import Any, Final, Literal
 
 import msgpack
 
+from ..auth import Principal
 from ..clock import iso_ms
 from ..errors import (
     AlreadyExists,
     Conflict,
     EditLocked,
+    Forbidden,
     InvalidInput,
     NotEmptyConflict,
     NotFound,
@@ -74,9 +76,43 @@ SYSTEM_SORTS: Final[dict[str, str]] = {
 _NUMERIC_TYPES: Final = frozenset({"number", "integer", "boolean", "reference"})
 
 
+Role = Literal["member", "owner", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    """Who may write a collection's records: any `member` of the workspace, the record's
+    creator (`owner`; admins too), or `admin`s only. Every member may read."""
+
+    create: Literal["member", "admin"] = "member"
+    update: Role = "member"
+    delete: Role = "member"
+
+    def check(
+        self,
+        action: Literal["create", "update", "delete"],
+        principal: Principal,
+        record: StoredRecord | None,
+    ) -> None:
+        role: Role = getattr(self, action)
+        if role == "member" or principal.is_admin:
+            return
+        if role == "owner" and record is not None and record.created_by == principal.user_id:
+            return
+        raise Forbidden(
+            f"Only {'its creator or ' if role == 'owner' else ''}an admin may {action} this",
+            details={"required_permission": f"records:{action}:{role}"},
+        )
+
+
+ADMINS_ONLY: Final = Permissions(create="admin", update="admin", delete="admin")
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
-    """A declaration: everything the engine needs to serve one kind of record.
+    """A declaration: everything the engine needs to serve one kind of record: where it is
+    stored, its fields, the entity type its records are locked under, the prefix of its events
+    (None: silent), extra event context, compound unique keys and who may write.
 
     `values_key` is where an event carries the record's values (`"values"`), or None to put
     them at the top of the event data beside `context` (fixed schemas with few fields).
@@ -89,6 +125,7 @@ class Collection:
     context: Mapping[str, Any] = field(default_factory=dict)
     values_key: str | None = "values"
     compound_unique: tuple[tuple[str, ...], ...] = ()
+    permissions: Permissions = Permissions()
 
     def field_named(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
@@ -182,12 +219,12 @@ class RecordService:
         ws: WorkspaceKey,
         collection: Collection,
         values: Mapping[str, Any],
-        actor: Actor,
+        principal: Principal,
         *,
         loc: tuple[str | int, ...] = ("body",),
     ) -> StoredRecord:
         """Validate and insert; 409 `ALREADY_EXISTS` when a unique value is taken."""
-        outcome = await self.create_or_existing(ws, collection, values, actor, loc=loc)
+        outcome = await self.create_or_existing(ws, collection, values, principal, loc=loc)
         if isinstance(outcome, Taken):
             raise _taken(collection, outcome, loc)
         return outcome
@@ -197,12 +234,14 @@ class RecordService:
         ws: WorkspaceKey,
         collection: Collection,
         values: Mapping[str, Any],
-        actor: Actor,
+        principal: Principal,
         *,
         loc: tuple[str | int, ...] = ("body",),
     ) -> StoredRecord | Taken:
         """Validate and insert, or answer which record holds a unique value (for modules
         whose duplicate create is idempotent)."""
+        collection.permissions.check("create", principal, None)
+        actor = principal.actor()
         data = validate_record(collection.fields, values, current=None, loc=loc)
         write = self._write(collection, data, actor, "created", changed=None)
         outcome = await self._store.create(ws, collection.name, write)
@@ -216,15 +255,17 @@ class RecordService:
         collection: Collection,
         record_id: int,
         values: Mapping[str, Any],
-        actor: Actor,
+        principal: Principal,
         *,
         token: int | None = None,
         loc: tuple[str | int, ...] = ("body",),
     ) -> StoredRecord:
         """Apply a partial update under the record's lock (423 another holder; 409 a stale
         fencing token), retried while other writers move the record's version."""
+        actor = principal.actor()
         for _ in range(UPDATE_ROUNDS):
             current = await self.get(ws, collection, record_id)
+            collection.permissions.check("update", principal, current)
             data = validate_record(collection.fields, values, current=current.data, loc=loc)
             changed = _changed(collection, current.data, data)
             write = self._write(collection, data, actor, "updated", changed=changed)
@@ -258,13 +299,15 @@ class RecordService:
         collection: Collection,
         current: StoredRecord,
         write: RecordWrite,
-        actor: Actor,
+        principal: Principal,
         *,
         token: int | None,
         drop_indexes: Sequence[tuple[str, str]] = (),
     ) -> StoredRecord | None:
         """A raw compare-and-set update for modules that build their writes themselves
         (custom object definitions): None when the version moved (recompute and retry)."""
+        collection.permissions.check("update", principal, current)
+        actor = principal.actor()
         outcome = await self._store.update(
             ws,
             collection.name,
@@ -291,15 +334,17 @@ class RecordService:
         ws: WorkspaceKey,
         collection: Collection,
         record_id: int,
-        actor: Actor,
+        principal: Principal,
         *,
         token: int | None = None,
         cascade: Cascade | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> StoredRecord:
         """Delete under the record's lock; the event carries the record as it was."""
+        actor = principal.actor()
         for _ in range(UPDATE_ROUNDS):
             current = await self.get(ws, collection, record_id)
+            collection.permissions.check("delete", principal, current)
             event = None
             if collection.events is not None:
                 data = self._event_data(collection, current.data, None)
