@@ -11,8 +11,9 @@ What changing a definition does to existing records (never a rewrite, never a co
 * a **new field** reads null on older records (its default applies to records created later);
 * **label, description, required, default, options, max_length** of a field apply to writes
   from then on; stored values stay as they are and read back unchanged;
-* a field's **type** never changes (add a new field instead), nor does **unique** while the
-  object has records (the values could not be made unique without rewriting them);
+* a field's **type** and **unique** never change (add a new field instead): existing values
+  could neither be converted nor made unique without rewriting records, and a check of "no
+  records yet" could not be atomic with the change;
 * a **deleted field** disappears from every record at once: its values are no longer read,
   its index and unique values are dropped in the same step, and each record sheds the stored
   value at its next write;
@@ -398,7 +399,6 @@ class CustomObjectService:
         principal.require_admin("custom_objects:write")
         obj = await self.get_object(ws, ref)
         target_id = obj.field(field_ref).id
-        count = (await self._store.count(ws, [records_of(obj.id)], DAY_MS))[0].total
 
         def change(obj: ObjectDef) -> tuple[dict[str, Any], str, dict[str, Any]]:
             old = obj.field(str(target_id))
@@ -412,11 +412,11 @@ class CustomObjectService:
                         input=merged["type"],
                     )
                 )
-            if merged["unique"] != old.unique and count > 0:
+            if merged["unique"] != old.unique:
                 problems.append(
                     Problem(
                         ("body", "unique"),
-                        "unique cannot change while the object has records",
+                        "unique is fixed when a field is created: add a new field instead",
                         input=merged["unique"],
                     )
                 )
