@@ -192,16 +192,16 @@ async def test_a_write_may_not_touch_system_indexes_or_repeat_one(
 ) -> None:
     """Entries for the store's own indexes, or two for one index, are a caller's mistake:
     ValueError before anything is written."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="index"):
         await backend.records.create(WS, NOTES, write(indexes=indexes))
     first = await create(backend, write(indexes=[IndexEntry("rank", "n", 1)]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="index"):
         await backend.records.update(WS, NOTES, first.id, first.version, write(indexes=indexes))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="index"):
         await backend.records.update(
             WS, NOTES, first.id, first.version, write(), drop_indexes=[(NOTES, "id")]
         )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="index"):
         await backend.records.delete(
             WS, NOTES, first.id, None, None, cascade=Cascade(drop_indexes=[(NOTES, "updated_at")])
         )

@@ -16,8 +16,9 @@ from huddle.errors import EditLocked, Forbidden, InvalidInput, StaleFence
 from huddle.hub.node import Node
 from huddle.ids import EntityRef, OrgId, WorkspaceId, WorkspaceKey
 from huddle.models import Holder
+from huddle.services.declarations import Collection, Permissions, Sort
 from huddle.services.fields import FieldSpec
-from huddle.services.records import Collection, Permissions, RecordService, Sort
+from huddle.services.records import RecordService
 
 WS = WorkspaceKey(OrgId("acme"), WorkspaceId("ws1"))
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from ..errors import InvalidInput
 from ..services.collaborations import CollaborationFilters, positive_id
-from ..services.records import Sort
+from ..services.declarations import Sort
 from .collaborations_v2_models import (
     CollaborationListOut,
     CollaborationOut,

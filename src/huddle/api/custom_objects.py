@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from ..errors import InvalidInput
-from ..services.records import Sort
+from ..services.declarations import Sort
 from .custom_objects_models import (
     FieldChangeOut,
     FieldIn,

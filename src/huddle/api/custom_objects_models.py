@@ -9,8 +9,9 @@ from pydantic.config import JsonDict
 
 from ..clock import iso_ms
 from ..records import StoredRecord
-from ..services.custom_objects import FieldDef, ObjectDef, ObjectStats
+from ..services.custom_objects import ObjectStats
 from ..services.fields import public_values
+from ..services.object_definitions import FieldDef, ObjectDef
 
 _FIELD_EXAMPLE: JsonDict = {
     "apiName": "stage",

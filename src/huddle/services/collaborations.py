@@ -21,8 +21,9 @@ from ..auth import Principal
 from ..errors import InvalidInput, Problem
 from ..ids import WorkspaceKey
 from ..records import Page, StoredRecord, Taken
+from .declarations import Collection, Sort
 from .fields import SAFE_INT_MAX, FieldSpec
-from .records import Collection, RecordService, Sort
+from .records import RecordService
 
 RESOURCE_TYPES: Final = ("lead", "contact", "sales_account", "deal")
 

@@ -13,46 +13,37 @@ collection — is here once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import msgpack
 
 from ..auth import Principal
-from ..clock import iso_ms
 from ..errors import (
-    AlreadyExists,
     Conflict,
-    EditLocked,
-    Forbidden,
     InvalidInput,
     NotEmptyConflict,
-    NotFound,
     Problem,
-    StaleFence,
 )
 from ..hub.node import Node
-from ..ids import EntityRef, WorkspaceKey
-from ..models import Actor, Lock
+from ..ids import WorkspaceKey
+from ..models import Actor
 from ..records import (
     Cascade,
     Filter,
     Guard,
     IndexKind,
-    Locked,
-    Missing,
     NotEmpty,
     Page,
     Query,
     RecordEvent,
     RecordWrite,
-    Stale,
     StoredRecord,
     Taken,
     UniqueKey,
     Unresolved,
     VersionChanged,
 )
+from .declarations import SYSTEM_SORTS, Collection, Sort, index_kind
 from .fields import (
     FieldSpec,
     check_value,
@@ -62,91 +53,14 @@ from .fields import (
     unique_keys,
     validate_record,
 )
+from .record_errors import not_found, refused, taken, unresolved
+
+#: Offsets beyond this are past any collection: such a page is empty (and no backend is asked
+#: to skip that far, which Lua numbers could not even represent exactly).
+MAX_OFFSET: Final = 2**50
 
 #: Optimistic rounds of an update before it gives up (another writer kept winning).
 UPDATE_ROUNDS: Final = 8
-
-#: The sort keys every collection has, by public name.
-SYSTEM_SORTS: Final[dict[str, str]] = {
-    "id": "id",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-}
-
-_NUMERIC_TYPES: Final = frozenset({"number", "integer", "boolean", "reference"})
-
-
-Role = Literal["member", "owner", "admin"]
-
-
-@dataclass(frozen=True, slots=True)
-class Permissions:
-    """Who may write a collection's records: any `member` of the workspace, the record's
-    creator (`owner`; admins too), or `admin`s only. Every member may read."""
-
-    create: Literal["member", "admin"] = "member"
-    update: Role = "member"
-    delete: Role = "member"
-
-    def check(
-        self,
-        action: Literal["create", "update", "delete"],
-        principal: Principal,
-        record: StoredRecord | None,
-    ) -> None:
-        role: Role = getattr(self, action)
-        if role == "member" or principal.is_admin:
-            return
-        if role == "owner" and record is not None and record.created_by == principal.user_id:
-            return
-        raise Forbidden(
-            f"Only {'its creator or ' if role == 'owner' else ''}an admin may {action} this",
-            details={"required_permission": f"records:{action}:{role}"},
-        )
-
-
-ADMINS_ONLY: Final = Permissions(create="admin", update="admin", delete="admin")
-
-
-@dataclass(frozen=True, slots=True)
-class Collection:
-    """A declaration: everything the engine needs to serve one kind of record: where it is
-    stored, its fields, the entity type its records are locked under, the prefix of its events
-    (None: silent), extra event context, compound unique keys and who may write.
-
-    `values_key` is where an event carries the record's values (`"values"`), or None to put
-    them at the top of the event data beside `context` (fixed schemas with few fields).
-    """
-
-    name: str
-    fields: tuple[FieldSpec, ...]
-    events: str | None
-    lock_type: str | None = None
-    context: Mapping[str, Any] = field(default_factory=dict)
-    values_key: str | None = "values"
-    compound_unique: tuple[tuple[str, ...], ...] = ()
-    permissions: Permissions = Permissions()
-
-    def field_named(self, name: str) -> FieldSpec | None:
-        for spec in self.fields:
-            if spec.name == name:
-                return spec
-        return None
-
-    def lock_entity(self, record_id: int) -> EntityRef | None:
-        return None if self.lock_type is None else EntityRef(self.lock_type, str(record_id))
-
-
-@dataclass(frozen=True, slots=True)
-class Sort:
-    """A public sort key (`id`, `created_at`, `updated_at` or a field name) and direction."""
-
-    name: str = "id"
-    descending: bool = False
-
-
-def index_kind(spec: FieldSpec) -> IndexKind:
-    return "n" if spec.type in _NUMERIC_TYPES else "s"
 
 
 class RecordService:
@@ -161,7 +75,7 @@ class RecordService:
     async def get(self, ws: WorkspaceKey, collection: Collection, record_id: int) -> StoredRecord:
         (found,) = await self._store.get(ws, collection.name, [record_id])
         if found is None:
-            raise _not_found(collection, record_id)
+            raise not_found(collection, record_id)
         return found
 
     async def page(
@@ -178,9 +92,12 @@ class RecordService:
     ) -> Page:
         """One page, ordered by `sort` (ties by id). `filters` are public field names with
         values as they would be written (checked like one); unknown names are refused."""
+        if offset > MAX_OFFSET:
+            offset, limit = 0, 0
+        index, kind = _sort_index(collection, sort.name, (*loc, "sort_by"))
         query = Query(
-            sort=_sort_index(collection, sort.name, (*loc, "sort_by"))[0],
-            sort_kind=_sort_index(collection, sort.name, (*loc, "sort_by"))[1],
+            sort=index,
+            sort_kind=kind,
             descending=sort.descending,
             offset=offset,
             limit=limit,
@@ -188,9 +105,6 @@ class RecordService:
             ids=None if ids is None else tuple(ids),
         )
         return await self._store.query(ws, collection.name, query)
-
-    def sortable(self, collection: Collection) -> list[str]:
-        return [*SYSTEM_SORTS, *(spec.name for spec in collection.fields if spec.indexed)]
 
     def _filters(
         self, collection: Collection, filters: Mapping[str, Any], loc: tuple[str | int, ...]
@@ -226,7 +140,7 @@ class RecordService:
         """Validate and insert; 409 `ALREADY_EXISTS` when a unique value is taken."""
         outcome = await self.create_or_existing(ws, collection, values, principal, loc=loc)
         if isinstance(outcome, Taken):
-            raise _taken(collection, outcome, loc)
+            raise taken(collection, outcome, loc)
         return outcome
 
     async def create_or_existing(
@@ -246,7 +160,7 @@ class RecordService:
         write = self._write(collection, data, actor, "created", changed=None)
         outcome = await self._store.create(ws, collection.name, write)
         if isinstance(outcome, Unresolved):
-            raise _unresolved(collection, outcome, loc)
+            raise unresolved(collection, outcome, loc)
         return outcome
 
     async def update(
@@ -283,11 +197,11 @@ class RecordService:
                 case VersionChanged():
                     continue
                 case Taken():
-                    raise _taken(collection, outcome, loc)
+                    raise taken(collection, outcome, loc)
                 case Unresolved():
-                    raise _unresolved(collection, outcome, loc)
+                    raise unresolved(collection, outcome, loc)
                 case _:
-                    raise _refused(collection, record_id, outcome)
+                    raise refused(collection, record_id, outcome)
         raise Conflict(
             "The record kept changing under this update; retry it",
             details={"id": record_id},
@@ -323,11 +237,11 @@ class RecordService:
             case VersionChanged():
                 return None
             case Taken():
-                raise _taken(collection, outcome, ("body",))
+                raise taken(collection, outcome, ("body",))
             case Unresolved():
-                raise _unresolved(collection, outcome, ("body",))
+                raise unresolved(collection, outcome, ("body",))
             case _:
-                raise _refused(collection, current.id, outcome)
+                raise refused(collection, current.id, outcome)
 
     async def delete(
         self,
@@ -372,7 +286,7 @@ class RecordService:
                         details={"records": outcome.count},
                     )
                 case _:
-                    raise _refused(collection, record_id, outcome)
+                    raise refused(collection, record_id, outcome)
         raise Conflict("The record kept changing under this delete; retry it")
 
     # --- pieces -----------------------------------------------------------------------------
@@ -479,70 +393,3 @@ def _changed(
 
 def _size(values: Mapping[str, Any]) -> int:
     return len(msgpack.packb(values, use_bin_type=True))
-
-
-def lock_details(lock: Lock) -> dict[str, object]:
-    return {
-        "entityType": lock.entity.type,
-        "entityId": lock.entity.id,
-        "holder": {"userId": lock.user_id, "name": lock.name},
-        "expiresAt": iso_ms(lock.expires_at_ms),
-        "acquiredAt": iso_ms(lock.acquired_at_ms),
-        "fencingToken": lock.token,
-    }
-
-
-def _not_found(collection: Collection, record_id: int) -> NotFound:
-    return NotFound(
-        "The requested resource was not found",
-        details={"resource_type": collection.events or collection.name, "resource_id": record_id},
-    )
-
-
-def _refused(
-    collection: Collection, record_id: int, outcome: Locked | Stale | Missing | NotEmpty | Any
-) -> Exception:
-    match outcome:
-        case Locked(lock=lock):
-            who = lock.name or lock.user_id
-            return EditLocked(
-                f"Locked by {who} until {iso_ms(lock.expires_at_ms)}",
-                details=lock_details(lock),
-            )
-        case Stale(lock=lock, token=token):
-            if lock is None:
-                message = (
-                    f"Fencing token {token} is stale: the lease it came from has ended; "
-                    "acquire the lock again"
-                )
-                return StaleFence(message, details={"token": token, "lock": None})
-            who = lock.name or lock.user_id
-            return StaleFence(
-                f"Fencing token {token} is stale: the lock is now held by {who} with "
-                f"token {lock.token}",
-                details={"token": token, "lock": lock_details(lock)},
-            )
-        case Missing():
-            return _not_found(collection, record_id)
-    return Conflict(f"The write was refused: {outcome!r}")
-
-
-def _taken(collection: Collection, outcome: Taken, loc: tuple[str | int, ...]) -> AlreadyExists:
-    name = outcome.key.name
-    spec = next((s for s in collection.fields if s.key == name), None)
-    public = spec.name if spec is not None else name
-    return AlreadyExists(
-        f"{public} must be unique: record {outcome.holder.id} already has this value",
-        details={"field": public, "existing_id": outcome.holder.id},
-    )
-
-
-def _unresolved(
-    collection: Collection, outcome: Unresolved, loc: tuple[str | int, ...]
-) -> InvalidInput:
-    ref = outcome.reference
-    spec = next((s for s in collection.fields if s.key == ref.name), None)
-    public = spec.name if spec is not None else ref.name
-    return InvalidInput(
-        f"No record {ref.id} to refer to", loc=(*loc, public), input=ref.id, type="reference"
-    )
