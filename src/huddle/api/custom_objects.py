@@ -258,7 +258,7 @@ async def list_custom_records(
     parameter named after a field filters by equality (`?stage=won`)."""
     limit = min(limit, LIMIT_MAX)
     filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED_QUERY}
-    obj, found = await svc.custom_objects.list_records(
+    obj, found = await svc.custom_records.list_records(
         ws, id, page=page, limit=limit, sort=_sort(sort_by), filters=filters
     )
     return RecordListOut(
@@ -282,7 +282,7 @@ async def create_custom_record(
     svc: CurrentServices,
 ) -> RecordOut:
     """Validated against the object's fields: 422 names every refused field."""
-    obj, record = await svc.custom_objects.create_record(ws, caller, id, body.values)
+    obj, record = await svc.custom_records.create_record(ws, caller, id, body.values)
     return RecordOut.of(obj, record)
 
 
@@ -295,7 +295,7 @@ async def create_custom_record(
 async def get_custom_record(
     id: ObjectRef, recordId: RecordId, ws: CallerWorkspace, svc: CurrentServices
 ) -> RecordOut:
-    obj, record = await svc.custom_objects.get_record(ws, id, recordId)
+    obj, record = await svc.custom_records.get_record(ws, id, recordId)
     return RecordOut.of(obj, record)
 
 
@@ -317,7 +317,7 @@ async def update_custom_record(
     """Change the given values only. Refused with 423 while another user holds the lock on
     (`<apiName>`, recordId), and with 409 for a stale fencing token."""
     token = fencing_token(if_match, body.lock_token)
-    obj, record = await svc.custom_objects.update_record(
+    obj, record = await svc.custom_records.update_record(
         ws, caller, id, recordId, body.values, token
     )
     return RecordOut.of(obj, record)
@@ -340,7 +340,7 @@ async def delete_custom_record(
     lock_token: LockTokenParam = None,
 ) -> Response:
     token = fencing_token(if_match, lock_token)
-    await svc.custom_objects.delete_record(ws, caller, id, recordId, token)
+    await svc.custom_records.delete_record(ws, caller, id, recordId, token)
     return Response(status_code=204)
 
 

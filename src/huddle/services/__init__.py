@@ -8,6 +8,7 @@ from ..hub.node import Node
 from .apikeys import ApiKeyService
 from .collaborations import CollaborationService
 from .custom_objects import CustomObjectService
+from .custom_records import CustomRecordService
 from .events import EventService
 from .locks import LockService
 from .presence import PresenceService
@@ -26,11 +27,13 @@ class Services:
     records: RecordService
     collaborations: CollaborationService
     custom_objects: CustomObjectService
+    custom_records: CustomRecordService
 
     @classmethod
     def for_node(cls, node: Node) -> Services:
         events = EventService(node)
         records = RecordService(node)
+        custom_objects = CustomObjectService(node, records)
         return cls(
             node=node,
             events=events,
@@ -40,5 +43,6 @@ class Services:
             streams=StreamService(node, events),
             records=records,
             collaborations=CollaborationService(records),
-            custom_objects=CustomObjectService(node, records),
+            custom_objects=custom_objects,
+            custom_records=CustomRecordService(custom_objects, records),
         )

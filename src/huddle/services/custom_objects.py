@@ -45,20 +45,18 @@ from ..records import (
     Cascade,
     CollectionCount,
     IndexEntry,
-    Page,
     RecordEvent,
     RecordWrite,
     StoredRecord,
     Taken,
     UniqueKey,
 )
-from .declarations import Sort
-from .fields import check_field_definition
 from .object_definitions import (
     OBJECT_ENTITY,
     OBJECTS,
     FieldDef,
     ObjectDef,
+    definition_problems,
     field_kwargs,
     object_event,
     records_of,
@@ -72,13 +70,6 @@ RESERVED_NAMES: Final = frozenset(
 )
 
 DAY_MS: Final = 24 * 3600 * 1000
-
-#: Definition attributes by the names clients use (for error locations).
-_PUBLIC_ATTRIBUTES: Final = {
-    "name": "apiName",
-    "default": "defaultValue",
-    "max_length": "maxLength",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +258,7 @@ class CustomObjectService:
         def change(obj: ObjectDef) -> tuple[dict[str, Any], str, dict[str, Any]]:
             old = obj.field(str(target_id))
             merged = {**field_kwargs(old), **changes}
-            problems = self._definition_problems(merged, ("body",))
+            problems = definition_problems(merged, ("body",))
             if merged["type"] != old.type:
                 problems.append(
                     Problem(
@@ -328,72 +319,6 @@ class CustomObjectService:
             ws, principal, ref, token, change, drop=[(records_of(obj.id), target.key)]
         )
 
-    # --- records ----------------------------------------------------------------------------
-
-    async def list_records(
-        self,
-        ws: WorkspaceKey,
-        ref: str,
-        *,
-        page: int,
-        limit: int,
-        sort: Sort,
-        filters: Mapping[str, Any],
-    ) -> tuple[ObjectDef, Page]:
-        obj = await self.get_object(ws, ref)
-        found = await self._records.page(
-            ws,
-            obj.collection(),
-            offset=(page - 1) * limit,
-            limit=limit,
-            sort=sort,
-            filters=filters,
-        )
-        return obj, found
-
-    async def get_record(
-        self, ws: WorkspaceKey, ref: str, record_id: int
-    ) -> tuple[ObjectDef, StoredRecord]:
-        obj = await self.get_object(ws, ref)
-        return obj, await self._records.get(ws, obj.collection(), record_id)
-
-    async def create_record(
-        self, ws: WorkspaceKey, principal: Principal, ref: str, values: Mapping[str, Any]
-    ) -> tuple[ObjectDef, StoredRecord]:
-        obj = await self.get_object(ws, ref)
-        record = await self._records.create(
-            ws, obj.collection(), values, principal, loc=("body", "values")
-        )
-        return obj, record
-
-    async def update_record(
-        self,
-        ws: WorkspaceKey,
-        principal: Principal,
-        ref: str,
-        record_id: int,
-        values: Mapping[str, Any],
-        token: int | None,
-    ) -> tuple[ObjectDef, StoredRecord]:
-        obj = await self.get_object(ws, ref)
-        record = await self._records.update(
-            ws,
-            obj.collection(),
-            record_id,
-            values,
-            principal,
-            token=token,
-            loc=("body", "values"),
-        )
-        return obj, record
-
-    async def delete_record(
-        self, ws: WorkspaceKey, principal: Principal, ref: str, record_id: int, token: int | None
-    ) -> tuple[ObjectDef, StoredRecord]:
-        obj = await self.get_object(ws, ref)
-        record = await self._records.delete(ws, obj.collection(), record_id, principal, token=token)
-        return obj, record
-
     # --- stats ------------------------------------------------------------------------------
 
     async def stats(self, ws: WorkspaceKey) -> list[ObjectStats]:
@@ -414,21 +339,6 @@ class CustomObjectService:
                 input=api_name,
             )
 
-    def _definition_problems(
-        self, spec: Mapping[str, Any], loc: tuple[str | int, ...]
-    ) -> list[Problem]:
-        problems = check_field_definition(
-            spec.get("api_name"),
-            spec.get("type"),
-            list(spec["options"]) if spec.get("options") is not None else None,
-            spec.get("default"),
-            spec.get("max_length"),
-            spec.get("required", False),
-            spec.get("unique", False),
-            loc,
-        )
-        return [_public_loc(problem, len(loc)) for problem in problems]
-
     async def _field_def(
         self,
         ws: WorkspaceKey,
@@ -437,7 +347,7 @@ class CustomObjectService:
         loc: tuple[str | int, ...],
         problems: list[Problem],
     ) -> FieldDef | None:
-        found = self._definition_problems(spec, loc)
+        found = definition_problems(spec, loc)
         reference = spec.get("reference_object_id")
         if spec.get("type") == "reference":
             if reference is None:
@@ -516,10 +426,3 @@ class CustomObjectService:
             if written is not None:
                 return ObjectDef.of(written)
         raise Conflict("The object kept changing under this update; retry it")
-
-
-def _public_loc(problem: Problem, at: int) -> Problem:
-    loc = list(problem.loc)
-    if len(loc) > at and isinstance(name := loc[at], str):
-        loc[at] = _PUBLIC_ATTRIBUTES.get(name, name)
-    return Problem(tuple(loc), problem.msg, problem.type, problem.input, problem.ctx)

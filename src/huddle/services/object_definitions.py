@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..errors import NotFound
+from ..errors import NotFound, Problem
 from ..records import StoredRecord
 from .declarations import ADMINS_ONLY, Collection
-from .fields import FieldSpec, FieldType
+from .fields import FieldSpec, FieldType, check_field_definition
 
 OBJECT_ENTITY: Final = "custom_object"
 
@@ -187,3 +187,33 @@ def field_kwargs(field: FieldDef) -> dict[str, Any]:
         "reference_object_id": field.reference_object_id,
         "description": field.description,
     }
+
+
+#: Definition attributes by the names clients use (for error locations).
+_PUBLIC_ATTRIBUTES: Final = {
+    "name": "apiName",
+    "default": "defaultValue",
+    "max_length": "maxLength",
+}
+
+
+def definition_problems(spec: Mapping[str, Any], loc: tuple[str | int, ...]) -> list[Problem]:
+    """Every problem of a field definition (snake_case keys), located by the public names."""
+    problems = check_field_definition(
+        spec.get("api_name"),
+        spec.get("type"),
+        list(spec["options"]) if spec.get("options") is not None else None,
+        spec.get("default"),
+        spec.get("max_length"),
+        spec.get("required", False),
+        spec.get("unique", False),
+        loc,
+    )
+    return [_public_loc(problem, len(loc)) for problem in problems]
+
+
+def _public_loc(problem: Problem, at: int) -> Problem:
+    loc = list(problem.loc)
+    if len(loc) > at and isinstance(name := loc[at], str):
+        loc[at] = _PUBLIC_ATTRIBUTES.get(name, name)
+    return Problem(tuple(loc), problem.msg, problem.type, problem.input, problem.ctx)

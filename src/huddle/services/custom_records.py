@@ -1,0 +1,88 @@
+"""The records of custom objects (seed 002): each object's declaration served by the engine.
+
+A record of object `project` is validated against the object's fields as they are now, stored
+in the object's collection, locked under (`project`, record id), announced as `record.*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..auth import Principal
+from ..ids import WorkspaceKey
+from ..records import Page, StoredRecord
+from .custom_objects import CustomObjectService
+from .declarations import Sort
+from .object_definitions import ObjectDef
+from .records import RecordService
+
+
+class CustomRecordService:
+    def __init__(self, objects: CustomObjectService, records: RecordService) -> None:
+        self._objects = objects
+        self._records = records
+
+    async def list_records(
+        self,
+        ws: WorkspaceKey,
+        ref: str,
+        *,
+        page: int,
+        limit: int,
+        sort: Sort,
+        filters: Mapping[str, Any],
+    ) -> tuple[ObjectDef, Page]:
+        obj = await self._objects.get_object(ws, ref)
+        found = await self._records.page(
+            ws,
+            obj.collection(),
+            offset=(page - 1) * limit,
+            limit=limit,
+            sort=sort,
+            filters=filters,
+        )
+        return obj, found
+
+    async def get_record(
+        self, ws: WorkspaceKey, ref: str, record_id: int
+    ) -> tuple[ObjectDef, StoredRecord]:
+        obj = await self._objects.get_object(ws, ref)
+        return obj, await self._records.get(ws, obj.collection(), record_id)
+
+    async def create_record(
+        self, ws: WorkspaceKey, principal: Principal, ref: str, values: Mapping[str, Any]
+    ) -> tuple[ObjectDef, StoredRecord]:
+        obj = await self._objects.get_object(ws, ref)
+        record = await self._records.create(
+            ws, obj.collection(), values, principal, loc=("body", "values")
+        )
+        return obj, record
+
+    async def update_record(
+        self,
+        ws: WorkspaceKey,
+        principal: Principal,
+        ref: str,
+        record_id: int,
+        values: Mapping[str, Any],
+        token: int | None,
+    ) -> tuple[ObjectDef, StoredRecord]:
+        obj = await self._objects.get_object(ws, ref)
+        record = await self._records.update(
+            ws,
+            obj.collection(),
+            record_id,
+            values,
+            principal,
+            token=token,
+            loc=("body", "values"),
+        )
+        return obj, record
+
+    async def delete_record(
+        self, ws: WorkspaceKey, principal: Principal, ref: str, record_id: int, token: int | None
+    ) -> tuple[ObjectDef, StoredRecord]:
+        obj = await self._objects.get_object(ws, ref)
+        record = await self._records.delete(ws, obj.collection(), record_id, principal, token=token)
+        return obj, record
