@@ -5,7 +5,8 @@ HuddleError
 ├── Unauthenticated      401
 ├── Forbidden            403
 ├── NotFound             404   also another tenant's ids: existence is never leaked
-├── Conflict             409   LockHeld, StaleFence, AlreadyExists, NotEmptyConflict
+├── Conflict             409   LockHeld, StaleFence, AlreadyExists, NotEmptyConflict,
+│                              LimitReached
 ├── Locked               423   another user holds the entity's lock (a write was refused)
 ├── TooManyRequests      429   retryable: RateLimited, TooManyConnections
 └── BackendUnavailable   503   retryable
@@ -131,6 +132,13 @@ class NotEmptyConflict(Conflict):
     """A delete that would take other records with it, without the flag that allows it."""
 
     code = "NOT_EMPTY"
+
+
+class LimitReached(Conflict):
+    """A configured capacity is full (custom objects per workspace ...): retrying will not
+    help until something is deleted."""
+
+    code = "LIMIT_REACHED"
 
 
 class EditLocked(HuddleError):

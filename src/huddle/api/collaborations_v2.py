@@ -161,7 +161,7 @@ async def create_collaboration(
             "meta.type must be collaboration",
             loc=("body", "meta", "type"),
             input=body.meta.type,
-            type="inclusion",
+            type="enum",
         )
     record, _created = await svc.collaborations.create(ws, caller, body.data)
     return CollaborationOut.of(record)

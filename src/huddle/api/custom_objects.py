@@ -15,9 +15,9 @@ from ..errors import InvalidInput
 from ..services.declarations import Sort
 from .custom_objects_models import (
     FieldChangeOut,
-    FieldIn,
     FieldOut,
     FieldPatch,
+    NewFieldIn,
     ObjectIn,
     ObjectListOut,
     ObjectOut,
@@ -95,7 +95,7 @@ async def list_custom_objects(
     "",
     response_model=ObjectOut,
     status_code=201,
-    responses=errors(403, 409, 422, 429),
+    responses=errors(403, 409, 422),
     summary="Custom Objects Controller_create Custom Object",
 )
 async def create_custom_object(
@@ -179,14 +179,15 @@ async def delete_custom_object(
 )
 async def add_custom_field(
     id: ObjectRef,
-    body: FieldIn,
+    body: NewFieldIn,
     caller: CurrentPrincipal,
     ws: CallerWorkspace,
     svc: CurrentServices,
     if_match: IfMatchToken,
 ) -> FieldChangeOut:
     """Add a field (admin); older records read it as null."""
-    obj, field = await svc.custom_objects.add_field(ws, caller, id, body.spec(), if_match)
+    token = fencing_token(if_match, body.lock_token)
+    obj, field = await svc.custom_objects.add_field(ws, caller, id, body.spec(), token)
     return FieldChangeOut(field=FieldOut.of(field), object=ObjectOut.of(obj))
 
 

@@ -106,6 +106,15 @@ class FieldIn(_In):
         return _snake(self.model_dump(exclude_unset=True))
 
 
+class NewFieldIn(FieldIn):
+    """A field added to an existing object; `lock_token` as with the object's other writes."""
+
+    lock_token: int | None = LOCK_TOKEN
+
+    def spec(self) -> dict[str, Any]:
+        return _snake(self.model_dump(exclude_unset=True, exclude={"lock_token"}))
+
+
 class FieldPatch(_In):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"label": "Phase", "required": False}]}

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -111,6 +112,8 @@ _BASE_CODES: tuple[tuple[type[HuddleError], str], ...] = (
 )
 #: Base's validation codes by pydantic error type.
 _BASE_PROBLEM_CODES = {"missing": "blank", "enum": "inclusion", "extra_forbidden": "unknown"}
+#: Reason phrases as Base writes them (Python 3.13 renamed 422 "Unprocessable Content").
+_BASE_PHRASES = {413: "Request Entity Too Large", 422: "Unprocessable Entity"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -156,7 +159,10 @@ def base_errors(exc: HuddleError) -> list[dict[str, Any]]:
     code = next((code for cls, code in _BASE_CODES if isinstance(exc, cls)), "bad_request")
     if exc.status >= 500 and not isinstance(exc, BackendUnavailable):
         code = "internal_server_error"
-    details = "; ".join(f"{key}: {value}" for key, value in exc.details.items())
+    details = "; ".join(
+        f"{key}: {orjson.dumps(jsonable_encoder(value)).decode()}"
+        for key, value in exc.details.items()
+    )
     return [base_error(code, exc.message, details or exc.message, None)]
 
 
@@ -176,7 +182,7 @@ def base_v2_response(
         "errors": jsonable_encoder(errors),
         "meta": {
             "type": "errors",
-            "http_status": f"{status} {HTTPStatus(status).phrase}",
+            "http_status": f"{status} {_BASE_PHRASES.get(status) or HTTPStatus(status).phrase}",
             "logref": logref,
         },
     }

@@ -3,7 +3,8 @@
 A collaboration says that user `collaborator_id` works on resource `(resource_type,
 resource_id)`; `creator_id` is the caller. Ids are numbers, as Base clients expect:
 
-* a principal whose user id is a decimal integer is that number;
+* a principal whose user id is a decimal integer (plain: no sign, no leading zero) below
+  `USER_NUMBER_BASE` is that number;
 * any other user id (`ana`, a service key) is given a stable number of its own in the
   workspace on first use, from `USER_NUMBER_BASE` up, so it never collides with integer ids.
 
@@ -132,7 +133,12 @@ class CollaborationService:
     async def user_number(self, ws: WorkspaceKey, principal: Principal) -> int:
         """The caller's numeric id (see the module docstring)."""
         user_id = principal.user_id
-        if user_id.isascii() and user_id.isdigit() and 0 < int(user_id) < USER_NUMBER_BASE:
+        if (
+            user_id.isascii()
+            and user_id.isdigit()
+            and user_id == str(int(user_id))
+            and 0 < int(user_id) < USER_NUMBER_BASE
+        ):
             return int(user_id)
         outcome = await self._records.create_or_existing(
             ws, USER_NUMBERS, {"user_id": user_id}, principal

@@ -34,9 +34,9 @@ from ..errors import (
     AlreadyExists,
     Conflict,
     InvalidInput,
+    LimitReached,
     NotFound,
     Problem,
-    TooManyRequests,
 )
 from ..hub.node import Node
 from ..ids import WorkspaceKey
@@ -132,7 +132,7 @@ class CustomObjectService:
             )
         counts = await self._store.count(ws, [OBJECTS.name], DAY_MS)
         if counts[0].total >= self._settings.custom_objects_max:
-            raise TooManyRequests(
+            raise LimitReached(
                 f"This workspace has its {self._settings.custom_objects_max} custom objects",
                 details={"limit": self._settings.custom_objects_max},
             )
@@ -348,14 +348,17 @@ class CustomObjectService:
         problems: list[Problem],
     ) -> FieldDef | None:
         found = definition_problems(spec, loc)
-        reference = spec.get("reference_object_id")
+        raw = spec.get("reference_object_id")
+        reference = _object_id(raw)
         if spec.get("type") == "reference":
-            if reference is None:
+            if raw is None:
                 found.append(
                     Problem((*loc, "referenceObjectId"), "A reference field names its object")
                 )
+            elif reference is None:
+                found.append(Problem((*loc, "referenceObjectId"), "Not an object id", input=raw))
             else:
-                (target,) = await self._store.get(ws, OBJECTS.name, [int(reference)])
+                (target,) = await self._store.get(ws, OBJECTS.name, [reference])
                 if target is None:
                     found.append(
                         Problem(
@@ -364,7 +367,7 @@ class CustomObjectService:
                             input=reference,
                         )
                     )
-        elif reference is not None:
+        elif raw is not None:
             found.append(
                 Problem(
                     (*loc, "referenceObjectId"),
@@ -385,7 +388,7 @@ class CustomObjectService:
             default=spec.get("default"),
             options=tuple(spec.get("options") or ()),
             max_length=spec.get("max_length"),
-            reference_object_id=None if reference is None else int(reference),
+            reference_object_id=reference,
             description=spec.get("description"),
         )
 
@@ -426,3 +429,12 @@ class CustomObjectService:
             if written is not None:
                 return ObjectDef.of(written)
         raise Conflict("The object kept changing under this update; retry it")
+
+
+def _object_id(raw: Any) -> int | None:
+    """An object id sent as a number or a string of digits; None for anything else."""
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 15:
+        return int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw < 2**53:
+        return raw
+    return None

@@ -16,6 +16,7 @@ from ..auth import Principal
 from ..errors import Forbidden
 from ..ids import EntityRef
 from ..records import IndexKind, StoredRecord
+from .field_types import TYPE_ROWS
 from .fields import FieldSpec
 
 #: The sort keys every collection has, by public name.
@@ -24,8 +25,6 @@ SYSTEM_SORTS: Final[dict[str, str]] = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
-
-_NUMERIC_TYPES: Final = frozenset({"number", "integer", "boolean", "reference"})
 
 
 Role = Literal["member", "owner", "admin"]
@@ -98,4 +97,4 @@ class Sort:
 
 
 def index_kind(spec: FieldSpec) -> IndexKind:
-    return "n" if spec.type in _NUMERIC_TYPES else "s"
+    return TYPE_ROWS[spec.type].index_kind

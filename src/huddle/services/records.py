@@ -116,7 +116,7 @@ class RecordService:
             if spec is None or not spec.indexed:
                 problems.append(Problem((*loc, name), "Not a filterable field", input=raw))
                 continue
-            value, errors = check_value(spec, raw, (*loc, name))
+            value, errors = check_value(spec, _from_query(spec, raw), (*loc, name))
             if errors:
                 problems.extend(errors)
                 continue
@@ -175,13 +175,16 @@ class RecordService:
         loc: tuple[str | int, ...] = ("body",),
     ) -> StoredRecord:
         """Apply a partial update under the record's lock (423 another holder; 409 a stale
-        fencing token), retried while other writers move the record's version."""
+        fencing token), retried while other writers move the record's version. An update that
+        changes no value writes nothing and answers the record as it is."""
         actor = principal.actor()
         for _ in range(UPDATE_ROUNDS):
             current = await self.get(ws, collection, record_id)
             collection.permissions.check("update", principal, current)
             data = validate_record(collection.fields, values, current=current.data, loc=loc)
             changed = _changed(collection, current.data, data)
+            if not changed:
+                return current  # nothing to write: no new version, no event
             write = self._write(collection, data, actor, "updated", changed=changed)
             outcome = await self._store.update(
                 ws,
@@ -313,25 +316,34 @@ class RecordService:
                 actor,
                 self._event_data(collection, data, changed),
             )
+        # An update checks only the references it sets: one left dangling by a deleted target
+        # does not block edits of the record's other fields.
+        refs = references(fields, data)
+        if changed is not None:
+            keys = {spec.key for spec in fields if spec.name in changed}
+            refs = [ref for ref in refs if ref.name in keys]
         return RecordWrite(
             data=data,
             actor=actor,
             event=event,
             indexes=index_entries(fields, data),
             unique=unique,
-            references=references(fields, data),
+            references=refs,
         )
 
     def _event_data(
         self, collection: Collection, data: Mapping[str, Any], changed: list[str] | None
     ) -> dict[str, Any]:
+        """The record's public form, whole unless larger than `record_event_max_bytes`: then
+        an update carries only the changed values (a create or delete, none), and
+        `truncated: true` tells clients to read the record over REST."""
         values = public_values(collection.fields, data)
         out: dict[str, Any] = dict(collection.context)
         if changed is not None:
             out["changed"] = changed
-            if _size(values) > self._inline_bytes:
-                values = {name: values[name] for name in changed}
-                out["truncated"] = True
+        if _size(values) > self._inline_bytes:
+            values = {name: values[name] for name in changed or ()}
+            out["truncated"] = True
         if collection.values_key is None:
             out.update(values)
         else:
