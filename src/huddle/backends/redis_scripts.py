@@ -226,7 +226,7 @@ class Runner:
         pending = list(range(len(calls)))
         async with guarded(self.timeout):
             for _ in range(_LOAD_ROUNDS):
-                answers = await self._send([calls[i] for i in pending])
+                answers = await self._send_or_reset([calls[i] for i in pending])
                 refused: list[int] = []
                 for i, answer in zip(pending, answers, strict=True):
                     if isinstance(answer, NoScriptError):
@@ -240,6 +240,15 @@ class Runner:
                 await self._load({s for i in refused if (s := calls[i].script) is not None})
                 pending = refused
         raise BackendUnavailable("Redis keeps forgetting the Lua scripts (SCRIPT FLUSH loop?)")
+
+    async def _send_or_reset(self, calls: Sequence[Call]) -> list[object]:
+        """`_send`; when the connection proves dead, the pool's idle connections are closed
+        too: after a Redis restart they are all dead, and each would fail one more request."""
+        try:
+            return await self._send(calls)
+        except (RedisConnectionError, OSError):
+            await self.client.connection_pool.disconnect(inuse_connections=False)
+            raise
 
     async def _send(self, calls: Sequence[Call]) -> list[object]:
         if len(calls) == 1:
