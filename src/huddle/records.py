@@ -259,6 +259,18 @@ def text_member(value: IndexValue, record_id: int) -> bytes:
     return text_key(value) + b"\x00" + padded_id(record_id).encode()
 
 
+def guard_refusal(guard: Guard, lease: Lock | None) -> Locked | Stale | None:
+    """What `guard` says of a write while `lease` (live, or None) is on its entity: the
+    refusal, or None to go ahead. The Lua scripts apply the same rules (`_lib.lua`)."""
+    if lease is None:
+        return None if guard.token is None else Stale(None, guard.token)
+    if guard.token is not None and guard.token != lease.token:
+        return Stale(lease, guard.token)
+    if lease.user_id != guard.user_id:
+        return Locked(lease)
+    return None
+
+
 # --- caller mistakes, checked the same way by every backend before anything is read ----------
 
 

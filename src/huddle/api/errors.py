@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from datetime import UTC, datetime
@@ -79,9 +80,23 @@ def error_response(exc: HuddleError, request: Request | None = None) -> JSONResp
             }
             for problem in exc.problems
         ]
-        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+        return JSONResponse({"detail": sendable(jsonable_encoder(detail))}, status_code=422)
     body = envelope(exc.status, exc.code, exc.message, jsonable_encoder(exc.details))
     return JSONResponse(body, status_code=exc.status, headers=_headers(exc))
+
+
+def sendable(value: Any) -> Any:
+    """`value` made encodable as JSON: a refused input is echoed back, and it may hold what JSON
+    cannot carry out (a lone surrogate, a number parsed as infinity)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [sendable(item) for item in value]
+    if isinstance(value, dict):
+        return {sendable(key): sendable(item) for key, item in value.items()}
+    return value
 
 
 def _headers(exc: HuddleError) -> dict[str, str]:
@@ -179,7 +194,7 @@ def base_v2_response(
     for entry in errors:
         entry["error"]["resource"] = entry["error"]["resource"] or resource
     body = {
-        "errors": jsonable_encoder(errors),
+        "errors": sendable(jsonable_encoder(errors)),
         "meta": {
             "type": "errors",
             "http_status": f"{status} {_BASE_PHRASES.get(status) or HTTPStatus(status).phrase}",
@@ -209,7 +224,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         ]
         return base_v2_response(request, 422, _problem_errors(problems))
     errors = [{k: v for k, v in error.items() if k != "url"} for error in exc.errors()]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    return JSONResponse({"detail": sendable(jsonable_encoder(errors))}, status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -48,6 +48,7 @@ from ..records import (
     check_event,
     check_index_names,
     check_write,
+    guard_refusal,
     score_of,
     text_key,
 )
@@ -353,13 +354,7 @@ class MemoryRecords:
     def _guard(self, w: WorkspaceState | None, guard: Guard, now: int) -> Locked | Stale | None:
         """The refusal of a guarded write, if any (an expired lease met here is ended)."""
         lease = None if w is None else self._store.meet_lease(w, guard.entity, now)
-        if lease is None:
-            return None if guard.token is None else Stale(None, guard.token)
-        if guard.token is not None and guard.token != lease.token:
-            return Stale(lease, guard.token)
-        if lease.user_id != guard.user_id:
-            return Locked(lease)
-        return None
+        return guard_refusal(guard, lease)
 
     def _emit(
         self, w: WorkspaceState, event: RecordEvent | None, record: StoredRecord, now: int

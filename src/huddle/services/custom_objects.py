@@ -258,6 +258,8 @@ class CustomObjectService:
         def change(obj: ObjectDef) -> tuple[dict[str, Any], str, dict[str, Any]]:
             old = obj.field(str(target_id))
             merged = {**field_kwargs(old), **changes}
+            if (reference := _object_id(merged.get("reference_object_id"))) is not None:
+                merged["reference_object_id"] = reference  # sent back as the API shows it
             problems = definition_problems(merged, ("body",))
             if merged["type"] != old.type:
                 problems.append(
@@ -422,6 +424,9 @@ class CustomObjectService:
         for _ in range(8):
             obj = await self.get_object(ws, ref)
             data, event_type, extra = change(obj)
+            if data == obj.to_data():
+                await self._records.check_guard(ws, OBJECTS, obj.id, actor, token)
+                return obj  # nothing changes: no new version, no event
             write = self._object_write(data, actor, event_type, extra)
             written = await self._records.replace_data(
                 ws, OBJECTS, obj.record, write, principal, token=token, drop_indexes=drop

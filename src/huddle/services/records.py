@@ -42,6 +42,7 @@ from ..records import (
     UniqueKey,
     Unresolved,
     VersionChanged,
+    guard_refusal,
 )
 from .declarations import SYSTEM_SORTS, Collection, Sort, index_kind
 from .fields import (
@@ -68,6 +69,7 @@ class RecordService:
 
     def __init__(self, node: Node) -> None:
         self._store = node.backend.records
+        self._locks = node.backend.locks
         self._inline_bytes = node.settings.record_event_max_bytes
 
     # --- reads ------------------------------------------------------------------------------
@@ -184,6 +186,7 @@ class RecordService:
             data = validate_record(collection.fields, values, current=current.data, loc=loc)
             changed = _changed(collection, current.data, data)
             if not changed:
+                await self.check_guard(ws, collection, record_id, actor, token)
                 return current  # nothing to write: no new version, no event
             write = self._write(collection, data, actor, "updated", changed=changed)
             outcome = await self._store.update(
@@ -291,6 +294,25 @@ class RecordService:
                 case _:
                     raise refused(collection, record_id, outcome)
         raise Conflict("The record kept changing under this delete; retry it")
+
+    async def check_guard(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        record_id: int,
+        actor: Actor,
+        token: int | None,
+    ) -> None:
+        """Refuse a write that changes nothing as the write itself would have been refused
+        (423, or 409 for a stale token): a client must not learn that its lost lease still
+        works. Nothing is written, so reading the lock first is enough."""
+        guard = self._guard(collection, record_id, actor, token)
+        if guard is None:
+            return
+        (lease,) = await self._locks.get(ws, [guard.entity])
+        verdict = guard_refusal(guard, lease)
+        if verdict is not None:
+            raise refused(collection, record_id, verdict)
 
     # --- pieces -----------------------------------------------------------------------------
 
