@@ -141,6 +141,13 @@ class LimitReached(Conflict):
     code = "LIMIT_REACHED"
 
 
+class DefinitionChanged(Conflict):
+    """The definition a write was validated against changed before the write (a field added
+    or removed meanwhile): re-read it and validate again."""
+
+    code = "DEFINITION_CHANGED"
+
+
 class EditLocked(HuddleError):
     """A write to an entity whose lock another user holds (DESIGN: Locks), naming the holder
     in `details`."""

@@ -73,11 +73,14 @@ class UniqueKey:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A record that must exist (in `collection`, with `id`) when the write happens."""
+    """A record that must exist (in `collection`, with `id`) when the write happens, and be at
+    `version` when one is given (a custom object's definition its records were checked
+    against: a write validated against an older definition is refused, not stored)."""
 
     name: str
     collection: str
     id: int
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

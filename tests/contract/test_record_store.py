@@ -209,6 +209,22 @@ async def test_a_write_may_not_touch_system_indexes_or_repeat_one(
     assert (await backend.records.query(WS, NOTES, Query())).total == 1
 
 
+async def test_a_versioned_reference_holds_the_write_to_that_version(backend: Backend) -> None:
+    """A reference with a version (a custom object's definition) lets the write through only
+    while the target is at that version: a write validated against an older definition, or
+    racing the definition's delete, is refused and changes nothing."""
+    definition = await create(backend, write(event=None), "defs")
+    at_v1 = Reference("definition", "defs", definition.id, version=1)
+    await create(backend, write(references=[at_v1]), TAGS)
+    moved = await backend.records.update(WS, "defs", definition.id, 1, write(event=None))
+    assert isinstance(moved, StoredRecord) and moved.version == 2
+    assert await backend.records.create(WS, TAGS, write(references=[at_v1])) == Unresolved(at_v1)
+    at_v2 = Reference("definition", "defs", definition.id, version=2)
+    await backend.records.delete(WS, "defs", definition.id, None, None)
+    assert await backend.records.create(WS, TAGS, write(references=[at_v2])) == Unresolved(at_v2)
+    assert (await backend.records.query(WS, TAGS, Query())).total == 1
+
+
 async def test_ids_are_per_collection_and_never_reused(backend: Backend) -> None:
     """Another collection counts from 1; a deleted record's id is not given again."""
     await create(backend, write())

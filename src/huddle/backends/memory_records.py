@@ -390,7 +390,8 @@ def _check_dropped(pairs: Sequence[tuple[str, str]]) -> None:
 def _unresolved(w: WorkspaceState | None, references: Sequence[Reference]) -> Unresolved | None:
     for ref in references:
         target = None if w is None else w.collections.get(ref.collection)
-        if target is None or ref.id not in target.records:
+        found = None if target is None else target.records.get(ref.id)
+        if found is None or (ref.version is not None and found.version != ref.version):
             return Unresolved(ref)
     return None
 

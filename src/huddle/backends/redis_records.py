@@ -205,7 +205,7 @@ def _write_spec(write: RecordWrite) -> dict[str, Any]:
     return {
         "x": [[x.name, x.kind, _index_value(x.kind, x.value)] for x in write.indexes],
         "u": [[u.name, u.value] for u in write.unique],
-        "f": [[ref.collection, ref.id] for ref in write.references],
+        "f": [[ref.collection, ref.id, ref.version] for ref in write.references],
         "by": write.actor.id,
         "ev": None if write.event is None else write.event.type,
     }

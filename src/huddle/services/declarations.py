@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from ..auth import Principal
 from ..errors import Forbidden
 from ..ids import EntityRef
-from ..records import IndexKind, StoredRecord
+from ..records import IndexKind, Reference, StoredRecord
 from .field_types import TYPE_ROWS
 from .fields import FieldSpec
 
@@ -77,6 +77,9 @@ class Collection:
     values_key: str | None = "values"
     compound_unique: tuple[tuple[str, ...], ...] = ()
     permissions: Permissions = Permissions()
+    requires: tuple[Reference, ...] = ()
+    """Records every write of this collection checks atomically (a custom object's
+    definition at the version its fields were read from); a miss is `DefinitionChanged`."""
 
     def field_named(self, name: str) -> FieldSpec | None:
         for spec in self.fields:

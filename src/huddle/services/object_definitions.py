@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import NotFound, Problem
-from ..records import StoredRecord
+from ..records import Reference, StoredRecord
 from .declarations import ADMINS_ONLY, Collection
 from .fields import FieldSpec, FieldType, check_field_definition
 
 OBJECT_ENTITY: Final = "custom_object"
+#: The collection of the definitions themselves.
+OBJECTS_COLLECTION: Final = "custom_object"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,7 @@ class ObjectDef:
             events="record",
             lock_type=self.api_name,
             context={"object_id": self.id, "object": self.api_name},
+            requires=(Reference("definition", OBJECTS_COLLECTION, self.id, self.record.version),),
         )
 
     def field(self, ref: str) -> FieldDef:
@@ -154,7 +157,7 @@ def records_of(object_id: int) -> str:
 #: The definitions' own collection: the engine serves their reads and guarded writes; the
 #: service builds their data, index entries and events itself.
 OBJECTS: Final = Collection(
-    name="custom_object",
+    name=OBJECTS_COLLECTION,
     fields=(),
     events="object",
     lock_type=OBJECT_ENTITY,

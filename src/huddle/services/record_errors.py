@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import iso_ms
-from ..errors import AlreadyExists, Conflict, EditLocked, InvalidInput, NotFound, StaleFence
+from ..errors import (
+    AlreadyExists,
+    Conflict,
+    DefinitionChanged,
+    EditLocked,
+    InvalidInput,
+    NotFound,
+    StaleFence,
+)
 from ..models import Lock
 from ..records import Locked, Missing, NotEmpty, Stale, Taken, Unresolved
 from .declarations import Collection
@@ -69,8 +77,13 @@ def taken(collection: Collection, outcome: Taken, loc: tuple[str | int, ...]) ->
 
 def unresolved(
     collection: Collection, outcome: Unresolved, loc: tuple[str | int, ...]
-) -> InvalidInput:
+) -> InvalidInput | DefinitionChanged:
     ref = outcome.reference
+    if ref in collection.requires:
+        return DefinitionChanged(
+            "The definition changed while the record was being written; validate again",
+            details={"collection": ref.collection, "id": ref.id, "version": ref.version},
+        )
     spec = next((s for s in collection.fields if s.key == ref.name), None)
     public = spec.name if spec is not None else ref.name
     return InvalidInput(

@@ -344,6 +344,7 @@ class RecordService:
         if changed is not None:
             keys = {spec.key for spec in fields if spec.name in changed}
             refs = [ref for ref in refs if ref.name in keys]
+        refs = [*collection.requires, *refs]
         return RecordWrite(
             data=data,
             actor=actor,

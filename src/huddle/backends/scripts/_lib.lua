@@ -335,7 +335,8 @@ local function guard_refusal(g)
 end
 
 -- The refusal of a write whose unique keys (u = {{name, value}...}) another record holds, or
--- whose references (f = {{collection, id}...}) are missing; nil to go on.
+-- whose references (f = {{collection, id, version or nil}...}) are missing or, with a version,
+-- at another one; nil to go on.
 local function claim_refusal(c, id, spec)
   for i, u in ipairs(spec.u or {}) do
     local holder = redis.call('HGET', runique(c, u[1]), u[2])
@@ -344,7 +345,12 @@ local function claim_refusal(c, id, spec)
     end
   end
   for i, f in ipairs(spec.f or {}) do
-    if redis.call('HEXISTS', rkey('r', f[1]), f[2]) == 0 then
+    if f[3] then
+      local target = record_of(f[1], f[2])
+      if not target or target.version ~= f[3] then
+        return { 'unresolved', i }
+      end
+    elseif redis.call('HEXISTS', rkey('r', f[1]), f[2]) == 0 then
       return { 'unresolved', i }
     end
   end

@@ -14,8 +14,14 @@ local refusal = claim_refusal(c, -1, spec)
 if refusal then
   return refusal
 end
+-- The counter only grows; if it was ever behind the records (a rewound or hand-edited Redis),
+-- the ids in use are skipped rather than overwritten.
+local id = redis.call('INCR', rkey('rid', c))
+while redis.call('HEXISTS', rkey('r', c), id) == 1 do
+  id = redis.call('INCR', rkey('rid', c))
+end
 local r = {
-  id = redis.call('INCR', rkey('rid', c)), version = 1, created = NOW, updated = NOW,
+  id = id, version = 1, created = NOW, updated = NOW,
   created_by = spec.by, updated_by = spec.by, data = ARGV[4],
 }
 store_record(c, r)
