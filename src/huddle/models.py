@@ -97,7 +97,8 @@ def reset_event(
 ) -> Event:
     """The synthetic `sync.reset` (never stored): history the reader needs is gone, so it
     reloads state over REST and continues from `<epoch>:<head>`. `reason` is `epoch_changed`
-    (the backend lost its history) or `cursor_expired` (older than the bounded log)."""
+    (the backend lost its history), `cursor_expired` (older than the bounded log) or
+    `history_rewound` (the backend came back from an older state under the same epoch)."""
 
     def cursor(seq: int) -> str | None:
         return f"{epoch}:{seq}" if epoch else None

@@ -12,7 +12,7 @@ final state of every record is known: the body of its last acknowledged write, o
 acknowledged delete. The keys are then audited directly (`tests/support/record_audit.py`).
 
 A torn AOF tail is reverted whole on load; and a Redis back from an older snapshot (why RDB
-alone is not enough) must never be a silent gap for live readers, which today it is (xfail).
+alone is not enough) is never a silent gap for live readers: they get a `sync.reset`.
 """
 
 from __future__ import annotations
@@ -505,14 +505,6 @@ async def test_a_torn_aof_tail_loses_its_last_write_whole_never_half(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="hub/channel.py drops a live event whose offset is not above the last one it "
-    "delivered, in the same epoch: after Redis comes back from an older snapshot (RDB alone, "
-    "or everysec after a machine crash) the counter gives those offsets again to new events, "
-    "and live subscribers miss them with no sync.reset",
-)
 async def test_a_redis_back_from_an_older_snapshot_is_never_a_silent_gap_for_live_readers(
     nodes: NodeFactory, private_redis: RedisServer
 ) -> None:

@@ -104,6 +104,8 @@ async def guarded(seconds: float) -> AsyncIterator[None]:
             yield
     except TimeoutError as exc:
         raise BackendUnavailable(f"Redis did not answer within {seconds} s") from exc
+    except OutOfMemoryError as exc:
+        raise BackendUnavailable(f"Redis is out of memory (maxmemory): {exc}") from exc
     except UNAVAILABLE as exc:
         raise BackendUnavailable(f"Redis is unreachable: {exc}") from exc
 

@@ -101,6 +101,8 @@ class WorkspaceChannel:
         self._encodings: dict[Encoding, int] = {}
         self.epoch = ""
         self.last_seq = 0
+        #: (ts_ms, type) of the event at `last_seq`, to recognise it in the log again.
+        self._last_mark: tuple[int, str] | None = None
         self.ready = asyncio.Event()
         self._synced = False
         self._advanced = asyncio.Event()
@@ -157,6 +159,8 @@ class WorkspaceChannel:
             head = await self._log.read(self.ws, _BEYOND_HEAD, 1)
             self.epoch, self.last_seq, self._synced = head.epoch, head.head, True
             return
+        if await self._rewound():
+            return
         while True:
             page = await self._log.read(self.ws, self.last_seq, _PAGE)
             if not self._continues(page.epoch) or page.oldest > self.last_seq + 1:
@@ -170,6 +174,30 @@ class WorkspaceChannel:
                 self._deliver(event)
             if len(page.events) < _PAGE:
                 return
+
+    async def _rewound(self) -> bool:
+        """Detect a backend that came back from an older state under the same epoch (Redis
+        restored from a snapshot that lacks acknowledged events): the log ends before
+        `last_seq`, or holds another event there. New events would then reuse offsets this
+        channel already delivered and be dropped as repeats: members get a reset instead."""
+        if self._last_mark is None:
+            return False
+        probe = await self._log.read(self.ws, self.last_seq - 1, 1)
+        if not self._continues(probe.epoch):
+            return False  # a new epoch: _catch_up's own check resets
+        there = probe.events[0] if probe.events else None
+        if there is not None and there.seq == self.last_seq:
+            rewound = (there.ts_ms, there.type) != self._last_mark
+        else:
+            rewound = probe.head < self.last_seq
+        if rewound:
+            requested = f"{self.epoch}:{self.last_seq}"
+            self._reset(
+                reset_event(
+                    self.ws, probe.epoch, probe.oldest, probe.head, "history_rewound", requested
+                )
+            )
+        return rewound
 
     def _deliver(self, event: Event) -> None:
         if event.ephemeral:
@@ -186,10 +214,12 @@ class WorkspaceChannel:
         elif event.seq <= self.last_seq:
             return
         self.epoch, self.last_seq = event.epoch, event.seq
+        self._last_mark = (event.ts_ms, event.type)
         self._fan_out(FrameCache(event))
 
     def _reset(self, reset: Event) -> None:
         self.epoch, self.last_seq = reset.epoch, reset.seq
+        self._last_mark = None
         self._fan_out(FrameCache(reset))
 
     def _fan_out(self, frames: FrameCache) -> None:
