@@ -6,12 +6,12 @@ HUDDLE_HOST ?= 127.0.0.1
 HUDDLE_PORT ?= 8000
 export HUDDLE_HOST HUDDLE_PORT
 
-.PHONY: run test lint fmt redis-server clean
+.PHONY: run test lint fmt redis-server clean bench bench-quick
 
 $(VENV)/ok: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 run: $(VENV)/ok
@@ -33,6 +33,15 @@ lint: $(VENV)/ok
 
 test: $(VENV)/ok redis-server lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The load-test harness (loadtests/README.md). `bench` measures the full matrix on this machine
+# (long) and rewrites docs/benchmarks.md; `bench-quick` runs every scenario and baseline tiny
+# (< 1 minute) and fails on any correctness check. Neither is part of `make test`.
+bench: $(VENV)/ok redis-server
+	$(BIN)/python -m loadtests all
+
+bench-quick: $(VENV)/ok redis-server
+	$(BIN)/python -m loadtests quick --no-live
 
 fmt: $(VENV)/ok
 	$(BIN)/ruff format .

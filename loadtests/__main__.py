@@ -1,0 +1,152 @@
+"""`python -m loadtests run | quick | all | report` (from the repository root, in the venv).
+
+    python -m loadtests run fanout --transport ws-msgpack --n 5000 --backend redis \\
+        --nodes 2 --reps 3
+    python -m loadtests quick            # every scenario and baseline, tiny; exit 1 on any failure
+    python -m loadtests all              # make bench: the full matrix, then the report
+    python -m loadtests report           # docs/benchmarks.md from the stored JSON
+
+Exit status: 0 when every run passed its correctness checks, 1 when one failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .machine import REPO, machine_facts, raise_fd_limit
+from .results import DEFAULT_DIR, RunResult, save
+
+#: `make bench`: the full fan-out matrix of issue 6 (scenario 1).
+FULL_MATRIX: dict[str, dict[str, Any]] = {
+    "fanout": {
+        "transport": ["ws-json", "ws-msgpack", "sse"],
+        "backend": ["memory", "redis"],
+        "n": [100, 1000, 5000],
+        "reps": 3,
+    }
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .scenarios import SCENARIOS
+
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests", description=__doc__, formatter_class=raw
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--results", type=Path, help=f"where JSON goes (default {DEFAULT_DIR})")
+        p.add_argument("--no-live", action="store_true", help="plain lines, no rich display")
+
+    run = sub.add_parser("run", help="measure one scenario")
+    run.add_argument("scenario", choices=sorted(SCENARIOS))
+    run.add_argument("--target", help="huddle, raw-ws, starlette, socketio (comma list; all)")
+    run.add_argument("--transport", help="ws-json, ws-msgpack, sse (comma list)")
+    run.add_argument("--n", help="subscribers (comma list)")
+    run.add_argument("--backend", help="memory, redis (comma list)")
+    run.add_argument("--nodes", type=int, default=1, choices=(1, 2))
+    run.add_argument("--reps", type=int)
+    run.add_argument("--events", type=int, help="a fixed count instead of --seconds")
+    run.add_argument("--seconds", type=float, help="length of the throughput phase")
+    run.add_argument("--quick", action="store_true", help="the tiny version")
+    common(run)
+
+    quick = sub.add_parser("quick", help="every scenario and baseline, tiny (make bench-quick)")
+    common(quick)
+    full = sub.add_parser("all", help="the full matrix, then the report (make bench)")
+    common(full)
+
+    report = sub.add_parser("report", help="rebuild docs/benchmarks.md from the stored JSON")
+    report.add_argument("--results", type=Path, default=DEFAULT_DIR)
+    report.add_argument("--out", type=Path, default=Path("docs") / "benchmarks.md")
+    return parser
+
+
+async def _measure(
+    plan: list[tuple[str, dict[str, Any]]], *, quick: bool, live: Any, results_dir: Path
+) -> list[RunResult]:
+    from .scenarios import SCENARIOS, RunContext
+
+    facts = machine_facts()
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    out: list[RunResult] = []
+    for name, params in plan:
+        ctx = RunContext(params=params, quick=quick, live=live, run_id=run_id, machine=facts)
+        for result in await SCENARIOS[name].run(ctx):
+            save(result, results_dir)
+            out.append(result)
+    return out
+
+
+def _execute(plan: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, quick: bool) -> int:
+    from .live import make_live
+
+    raise_fd_limit()
+    temp = None
+    if args.results is not None:
+        results_dir = args.results
+    elif quick:
+        temp = tempfile.TemporaryDirectory(prefix="hd-quick-")
+        results_dir = Path(temp.name)
+    else:
+        results_dir = REPO / DEFAULT_DIR
+    live = make_live(not args.no_live)
+    try:
+        with live:
+            results = asyncio.run(_measure(plan, quick=quick, live=live, results_dir=results_dir))
+    except KeyboardInterrupt:
+        print("interrupted: every child process was stopped", file=sys.stderr)
+        return 130
+    finally:
+        if temp is not None:
+            temp.cleanup()
+    live.summary(results)
+    failed = [r for r in results if not r.passed]
+    if not quick or args.results is not None:
+        print(f"results: {results_dir}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {len(results)} runs FAILED a correctness check", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .scenarios import SCENARIOS
+
+    args = _parser().parse_args(argv)
+    if args.command == "report":
+        from .report import build_from
+
+        out = build_from(args.results, args.out)
+        print(f"wrote {out}")
+        return 0
+    if args.command == "run":
+        params = {k: getattr(args, k) for k in ("target", "transport", "n", "backend", "nodes",
+                                               "reps", "events", "seconds")}  # fmt: skip
+        return _execute([(args.scenario, params)], args, quick=args.quick)
+    if args.command == "quick":
+        # every target on every transport on memory://, and Huddle once more on redis://
+        plan = [(name, {"transport": "ws-json,ws-msgpack,sse"}) for name in SCENARIOS]
+        plan.append(("fanout", {"target": "huddle", "transport": "ws-json", "backend": "redis"}))
+        return _execute(plan, args, quick=True)
+    # all: the full matrix, then the page
+    plan = [(name, dict(FULL_MATRIX.get(name, {}))) for name in SCENARIOS]
+    code = _execute(plan, args, quick=False)
+    from .report import build_from
+
+    build_from(args.results or REPO / DEFAULT_DIR, REPO / "docs" / "benchmarks.md")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

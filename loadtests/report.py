@@ -1,0 +1,385 @@
+"""`docs/benchmarks.md`, generated from the stored JSON of the runs (never from memory).
+
+`build(results, out_md, png_dir)` writes the page and its PNGs and returns the Markdown: method,
+machine facts, the targets of issue 6 (pass, miss, or "not measured yet"), per scenario a table
+of Huddle beside the same-run baselines (median and range over reps, same-run ratios), plots,
+failed runs, pitfalls. A figure with no run behind it is never written.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .results import RunResult, load
+
+SCENARIO_TITLES = {
+    "fanout": "1. Fan-out: one publisher, N subscribers of one workspace",
+    "workspaces": "2. 1,000 workspaces x 10 clients, publishers on random workspaces",
+    "presence": "3. Presence churn, checked against the harness's model",
+    "locks": "4. Lock contention over WebSocket (REST apart)",
+    "polling": "5. REST pollers on `?after=` and `wait=`",
+    "idle": "6. Idle connections stepped to 10,000 per node: memory per connection",
+    "cross-node": "7. Two nodes on one Redis: cross-node rate and latency",
+}
+TARGET_ORDER = ("huddle", "raw-ws", "starlette", "socketio")
+
+METHOD = """\
+Every figure below comes from a JSON file in `loadtests/results/` written by
+`python -m loadtests`; this page is rebuilt from them with `python -m loadtests report`
+(`make bench` measures the full matrix and rebuilds it). The harness starts everything it
+measures as child processes (its own `redis-server` without persistence on a free port,
+`huddle serve` with production defaults, the baseline servers, the client workers) and
+stops each by its pid.
+
+- **Clients in separate processes**, lean receivers shared by Huddle and the baselines (an
+  `asyncio.Protocol` WebSocket client and SSE reader, no task per frame). On >= 4 cores each
+  node has a core, Redis one, clients the rest; on fewer, the node(s) take the first core and
+  Redis and the clients the others.
+- **Fan-out** (scenario 1): after a warm-up, throughput is closed-loop: four publisher slots
+  each send their next event only once a probe subscriber received the previous one, so no
+  queue or Redis buffer grows. delivered/s = events x N / (last delivery - start). Latency
+  (p50/p99/p99.9, from the monotonic send time inside each payload) comes from a separate
+  phase paced at 50 % of the raw-ws baseline's rate of the same rep (capped at 90 % of the
+  target's own rate). Every target gets the same frame size on the wire (~400 bytes).
+- **CPU** is process time / wall time over the throughput phase. A throughput figure counts
+  only with the server at >= 0.9 and every client process below 0.85 (and the client core not
+  saturated); otherwise the run is marked *client-bound*: the figure is a lower bound.
+- **Correctness counters everywhere**: each event carries its publisher id and sequence; every
+  receiver counts lost, duplicated and out-of-order events after a final drain, checks that
+  Huddle's event ids only grow, and records server-initiated closes. Any nonzero counter or
+  failed check fails the run (nonzero exit, listed below).
+- **Same-run ratios**: each Huddle run is interleaved with its baselines (3 reps); a ratio is
+  taken between runs of the same invocation, case and rep, then the median is shown.
+"""
+
+PITFALLS = """\
+- **Client saturation.** A Python client process saturates before a good server does; a
+  receiver that falls behind makes the server look slow. Check the CPU column: a run marked
+  client-bound is a lower bound, not the server's figure. Add client cores before reading it.
+- **Noise.** Two runs of the same case on the same machine differ by 10-20 % (CPU frequency,
+  scheduler, other tenants). Compare same-run ratios only; never a figure from one page with
+  a figure from another run or machine.
+- **uvicorn's legacy WebSocket implementation** (`--ws websockets`) sends its keepalive pings
+  back-to-back when started with `--ws-ping-interval 0`, which looks like a throughput drop
+  of the server under test. Huddle and the Starlette baseline run `websockets-sansio` with
+  uvicorn's default ping interval.
+- **Small N flatters nobody.** At N = 10 the publisher's own round trip dominates; fan-out
+  cost shows from N = 1,000 on.
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    check: Callable[[list[RunResult]], tuple[str, str] | None]  # (verdict, evidence) or None
+
+
+def _median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def _fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def _groups(runs: list[RunResult]) -> dict[str, dict[str, RunResult]]:
+    by: dict[str, dict[str, RunResult]] = defaultdict(dict)
+    for r in runs:
+        group = str(r.params.get("group", f"{r.run_id}/{r.transport}/{r.backend}/{r.n}/{r.rep}"))
+        by[group][r.target] = r
+    return by
+
+
+def same_run_ratios(
+    runs: list[RunResult],
+    num: Callable[[RunResult], bool],
+    den_target: str,
+    figure: str,
+) -> list[float]:
+    """Ratios num.figure / den.figure over groups (same invocation, case and rep) holding both."""
+    out = []
+    for group in _groups(runs).values():
+        for r in group.values():
+            den = group.get(den_target)
+            if num(r) and den is not None and den.figures.get(figure) and r.figures.get(figure):
+                out.append(r.figures[figure] / den.figures[figure])
+    return out
+
+
+def _ratio_target(
+    transport: str, backend: str, n: int, num: str, den: str, figure: str, op: str, bound: float
+) -> Callable[[list[RunResult]], tuple[str, str] | None]:
+    def check(runs: list[RunResult]) -> tuple[str, str] | None:
+        chosen = [r for r in runs if r.scenario == "fanout" and r.transport == transport
+                  and r.n == n and r.nodes == 1 and r.passed]  # fmt: skip
+        ratios = same_run_ratios(
+            chosen, lambda r: r.target == num and r.backend == backend, den, figure
+        )
+        if not ratios:
+            return None
+        ratio = _median(ratios)
+        ok = ratio >= bound if op == ">=" else ratio <= bound
+        bound_runs = any(r.client_bound for r in chosen if r.target in (num, den))
+        note = " (a run was client-bound: lower bound)" if bound_runs else ""
+        return ("pass" if ok else "miss"), f"{ratio:.2f} x (median of {len(ratios)}){note}"
+
+    return check
+
+
+def _sse_vs_ws(runs: list[RunResult]) -> tuple[str, str] | None:
+    def med(transport: str) -> float | None:
+        values = [
+            r.figures["delivered_per_s"]
+            for r in runs
+            if (r.scenario, r.target, r.transport, r.n, r.backend)
+            == ("fanout", "huddle", transport, 1000, "memory")
+            and r.passed
+            and "delivered_per_s" in r.figures
+        ]
+        return _median(values) if values else None
+
+    sse, ws = med("sse"), med("ws-json")
+    if sse is None or ws is None:
+        return None
+    ratio = sse / ws
+    return ("pass" if ratio >= 0.75 else "miss"), f"{ratio:.2f} x Huddle's WS JSON"
+
+
+def _unmeasured(_: list[RunResult]) -> tuple[str, str] | None:
+    return None
+
+
+TARGETS = [
+    Target(
+        "WS JSON fan-out at N = 1,000: delivered/s >= 0.75 x raw websockets",
+        _ratio_target("ws-json", "memory", 1000, "huddle", "raw-ws", "delivered_per_s", ">=", 0.75),
+    ),
+    Target(
+        "WS JSON fan-out at N = 1,000: p99 <= 1.5 x raw websockets",
+        _ratio_target("ws-json", "memory", 1000, "huddle", "raw-ws", "p99_ms", "<=", 1.5),
+    ),
+    Target(
+        ">= 5 x python-socketio's delivered/s at N = 1,000, both on one node with Redis",
+        _ratio_target("ws-json", "redis", 1000, "huddle", "socketio", "delivered_per_s", ">=", 5),
+    ),
+    Target("Memory per idle connection <= 0.6 x python-socketio's", _unmeasured),
+    Target("Lock ops >= 10,000/s on one node with Redis, over WebSocket", _unmeasured),
+    Target("10,000 idle connections per node at <= 30 KiB each", _unmeasured),
+    Target("SSE fan-out >= 0.75 x Huddle's WS figure at N = 1,000", _sse_vs_ws),
+    Target("Cross-node p99 <= single-node p99 + 5 ms at the same paced rate", _unmeasured),
+]
+
+
+def _machine_section(runs: list[RunResult]) -> list[str]:
+    if not runs:
+        return ["No run stored yet."]
+    m = runs[-1].machine
+    packages = ", ".join(f"{k} {v}" for k, v in sorted(m.get("packages", {}).items()))
+    dirty = " (uncommitted changes)" if m.get("tree_dirty") else ""
+    return [
+        "| fact | value |",
+        "|---|---|",
+        f"| CPU | {m.get('cpu_model', '?')} ({m.get('cpu_count', '?')} cores, "
+        f"{m.get('cpus_usable', '?')} usable) |",
+        f"| RAM | {m.get('ram_gib', '?')} GiB |",
+        f"| kernel | {m.get('kernel', '?')} |",
+        f"| Python | {m.get('python', '?')} |",
+        f"| commit | {m.get('commit', '?')}{dirty} |",
+        f"| redis-server | {m.get('redis_server', '?')} |",
+        f"| fd limits | soft {m.get('fd_soft', '?')}, hard {m.get('fd_hard', '?')} |",
+        f"| packages | {packages} |",
+        f"| cores | {runs[-1].params.get('cores', '?')} |",
+    ]
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return _fmt(values[0])
+    return f"{_fmt(_median(values))} [{_fmt(min(values))}-{_fmt(max(values))}]"
+
+
+def _fanout_section(runs: list[RunResult], png_dir: Path, md_dir: Path) -> list[str]:
+    lines: list[str] = []
+    cases: dict[tuple[str, str, int, int], list[RunResult]] = defaultdict(list)
+    for r in runs:
+        # a case is what one `run` measures: Huddle on a backend, with the baselines beside it
+        backend = r.backend if r.target == "huddle" else "*"
+        cases[(r.transport, backend, r.nodes, r.n)].append(r)
+    lines += [
+        "| transport | Huddle backend | N | target | delivered/s | ratio to raw-ws | p50 ms | "
+        "p99 ms | p99.9 ms | server CPU | reps | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    huddle_cases = sorted({k for k in cases if k[1] != "*"})
+    for transport, backend, nodes, n in huddle_cases:
+        groups = {str(r.params.get("group")) for r in cases[(transport, backend, nodes, n)]}
+        beside = [r for r in runs if str(r.params.get("group")) in groups]
+        by_target: dict[str, list[RunResult]] = defaultdict(list)
+        for r in beside:
+            by_target[r.target].append(r)
+        for target in TARGET_ORDER:
+            tr = by_target.get(target, [])
+            if not tr:
+                continue
+            ok = [r for r in tr if r.passed]
+            ratios = same_run_ratios(beside, lambda r, t=target: r.target == t, "raw-ws",
+                                     "delivered_per_s")  # fmt: skip
+            cpu = [v for r in ok for k, v in r.cpu.items() if k.startswith(("node", "server"))]
+            notes = []
+            if any(r.client_bound for r in tr):
+                notes.append("client-bound")
+            if any(not r.passed for r in tr):
+                notes.append(f"{sum(not r.passed for r in tr)} FAILED")
+            if any(r.capped for r in tr):
+                notes.append("capped")
+            label = f"{target} ({nodes} nodes)" if nodes > 1 else target
+
+            def fig(name: str, ok: list[RunResult] = ok) -> str:
+                return _cell([r.figures[name] for r in ok if name in r.figures])
+
+            lines.append(
+                f"| {transport} | {backend} | {n:,} | {label} | {fig('delivered_per_s')} | "
+                f"{_cell(ratios) if target != 'raw-ws' else '1'} | "
+                f"{fig('p50_ms')} | {fig('p99_ms')} | {fig('p999_ms')} | "
+                f"{_cell(cpu)} | {len(tr)} | {', '.join(notes)} |"
+            )
+    lines.append("")
+    lines.append("Median [min-max] over reps; ratios are same-run (see Method).")
+    lines.append("")
+    for png in _fanout_plots(runs, png_dir):
+        rel = os.path.relpath(png, md_dir)
+        lines.append(f"![{png.stem}]({rel})")
+        lines.append("")
+    return lines
+
+
+def _fanout_plots(runs: list[RunResult], png_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    png_dir.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    ok = [r for r in runs if r.passed and "delivered_per_s" in r.figures and r.nodes == 1]
+    for transport in sorted({r.transport for r in ok}):
+        series: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in ok:
+            if r.transport == transport:
+                name = f"huddle {r.backend}" if r.target == "huddle" else r.target
+                series[name][r.n].append(r.figures["delivered_per_s"])
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, points in sorted(series.items()):
+            xs = sorted(points)
+            ax.plot(xs, [_median(points[x]) for x in xs], marker="o", label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("subscribers (N)")
+        ax.set_ylabel("delivered events / s")
+        ax.set_title(f"Fan-out over {transport}: delivered/s vs N")
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+        path = png_dir / f"fanout-{transport}-delivered.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        made.append(path)
+    lat = [r for r in ok if "p99_ms" in r.figures]
+    if lat:
+        biggest = max(r.n for r in lat)
+        names: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in lat:
+            if r.n == biggest:
+                name = f"{r.target} {r.transport}" + (
+                    f" {r.backend}" if r.target == "huddle" else ""
+                )
+                for q in ("p50_ms", "p99_ms", "p999_ms"):
+                    if q in r.figures:
+                        names[name][q].append(r.figures[q])
+        fig, ax = plt.subplots(figsize=(8, 4))
+        labels = sorted(names)
+        width = 0.27
+        for i, q in enumerate(("p50_ms", "p99_ms", "p999_ms")):
+            xs = [j + (i - 1) * width for j in range(len(labels))]
+            ys = [_median(names[name][q]) if names[name][q] else 0.0 for name in labels]
+            ax.bar(xs, ys, width, label=q.replace("_ms", "").replace("p999", "p99.9"))
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("ms")
+        ax.set_title(f"Fan-out latency at N = {biggest:,} (paced)")
+        ax.legend()
+        fig.tight_layout()
+        path = png_dir / "fanout-latency.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
+def build(results: list[RunResult], out_md: Path, png_dir: Path) -> str:
+    """Write the page (and its PNGs) for `results`; returns the Markdown."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `python -m loadtests report` from loadtests/results/*.json. "
+        "Do not edit by hand. -->",
+        "",
+        f"{len(results)} stored runs"
+        + (f", from {results[0].started_at} to {results[-1].started_at}." if results else "."),
+        "",
+        "## Method",
+        "",
+        METHOD,
+        "## Machine",
+        "",
+        *_machine_section(results),
+        "",
+        "## Targets (issue 6; reported, not asserted)",
+        "",
+        "| target | result | evidence |",
+        "|---|---|---|",
+    ]
+    for target in TARGETS:
+        found = target.check(results)
+        if found is None:
+            lines.append(f"| {target.text} | not measured yet | - |")
+        else:
+            lines.append(f"| {target.text} | **{found[0]}** | {found[1]} |")
+    lines.append("")
+    by_scenario: dict[str, list[RunResult]] = defaultdict(list)
+    for r in results:
+        by_scenario[r.scenario].append(r)
+    for name, title in SCENARIO_TITLES.items():
+        lines += [f"## {title}", ""]
+        runs = by_scenario.get(name, [])
+        if not runs:
+            lines += ["Not measured yet.", ""]
+            continue
+        if name == "fanout":
+            lines += _fanout_section(runs, png_dir, out_md.parent)
+    failed = [r for r in results if not r.passed]
+    lines += ["## Failed runs", ""]
+    if failed:
+        lines += [f"- {r.label}: {'; '.join(r.failures)}" for r in failed]
+    else:
+        lines.append("None: every stored run passed its correctness checks.")
+    lines += ["", "## Pitfalls", "", PITFALLS]
+    text = "\n".join(lines).rstrip() + "\n"
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    out_md.write_text(text)
+    return text
+
+
+def build_from(results_dir: Path, out_md: Path) -> Path:
+    """`python -m loadtests report`: the page from every JSON in `results_dir`."""
+    build(load(results_dir), out_md, out_md.parent / "benchmarks")
+    return out_md

@@ -1,0 +1,294 @@
+"""Scenario 2, many workspaces: W workspaces x C clients (1,000 x 10), publishers on random
+workspaces.
+
+Per backend (memory://, redis://), transport (WS JSON, WS msgpack, SSE) and rep, fresh
+processes: Redis when asked, one node, K subscriber workers (`workspaces_worker`, role
+"subs": client i subscribes to workspace i mod W) and one publisher worker (P connections, a
+token for every workspace, each keeping `window` publishes in flight on random workspaces:
+closed loop on the publish replies, so no queue grows).
+
+1. warm-up: `warmup` events, drained;
+2. throughput: for `seconds` (or `events`): published/s (events/s) and delivered/s = events
+   delivered to subscribers / (last delivery - start), CPU of every process over the phase;
+   latency p50/p99/p99.9 from the payload's monotonic stamp, every delivery;
+3. finish: every receiver's Tally against its own workspace's sequences (lost, duplicated,
+   out of order, id regressions, server closes); a refused publish fails the run.
+
+`HUDDLE_PUBLISH_RATE` is raised (50/s per connection would be the bottleneck), recorded in
+`changes`. Quick: 5 workspaces x 2 clients, 300 events.
+
+The harness-side helpers here (`new_result`, `start_node`, `relay_all`, `cpu_since`) are
+shared by scenarios 3 and 4.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from typing import Any, Final
+
+from ..machine import CorePlan, cap_connections, plan_cores
+from ..procs import Procs, Worker, cpu_of
+from ..results import RunResult
+from . import RunContext
+from .fanout import _as_list, _percentiles, _relay
+
+HUDDLE_CHANGES: Final = {"HUDDLE_PUBLISH_RATE": "1000000"}
+TRANSPORTS: Final = ("ws-json", "ws-msgpack", "sse")
+WORKER: Final = "loadtests.scenarios.workspaces_worker"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by scenarios 2-4
+# ---------------------------------------------------------------------------------------------
+
+
+def backends_of(ctx: RunContext) -> list[str]:
+    """memory and redis unless `--backend` chose."""
+    return _as_list(ctx.params.get("backend")) or ["memory", "redis"]
+
+
+def new_result(
+    ctx: RunContext,
+    scenario: str,
+    *,
+    transport: str,
+    backend: str,
+    n: int,
+    rep: int,
+    params: dict[str, Any],
+    capped: str | None = None,
+) -> RunResult:
+    if capped:
+        print(f"capped: {capped}", file=sys.stderr)
+    return RunResult(
+        scenario=scenario,
+        target="huddle",
+        transport=transport,
+        backend=backend,
+        nodes=1,
+        n=n,
+        rep=rep,
+        params={**params, "quick": ctx.quick, "group": f"{ctx.run_id}/{scenario}/{backend}"},
+        capped=capped,
+        machine=ctx.machine,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        run_id=ctx.run_id,
+    )
+
+
+async def start_node(
+    procs: Procs, backend: str, plan: CorePlan, changes: dict[str, str]
+) -> tuple[str, dict[str, int]]:
+    """Redis when asked, then one node; its URL and the pids whose CPU counts as the server's."""
+    pids: dict[str, int] = {}
+    backend_url = "memory://"
+    if backend == "redis":
+        redis = await procs.redis(cores=plan.redis)
+        backend_url = redis.url
+        pids["redis"] = redis.pid
+    node = await procs.huddle(backend_url, name="node0", env=changes, cores=plan.nodes[0])
+    pids[node.name] = node.pid
+    return node.url, pids
+
+
+async def relay_all(workers: list[Worker], op: str, live: Any, wait: float) -> list[dict[str, Any]]:
+    return [await _relay(w, op, live, wait) for w in workers]
+
+
+def connect_check(result: RunResult, ready: list[dict[str, Any]]) -> None:
+    failed = sum(int(r.get("failed", 0)) for r in ready)
+    result.checks["connect"] = "ok" if not failed else f"{failed} clients failed to connect"
+    if failed:
+        result.checks["connect_errors"] = "; ".join(
+            str(e) for r in ready for e in r.get("errors", [])[:3]
+        )
+
+
+class CpuWindow:
+    """CPU / wall of each watched process from now until `stop()`."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.cpu0 = {k: cpu_of(p) for k, p in pids.items()}
+        self.t0 = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        wall = max(time.monotonic() - self.t0, 1e-6)
+        return {k: round((cpu_of(p) - self.cpu0[k]) / wall, 3) for k, p in self.pids.items()}
+
+
+def client_bound(cpu: dict[str, float], clients: list[str], plan: CorePlan) -> bool:
+    """A figure counts only with the node at >= 0.9 CPU and every client process below 0.85."""
+    client_cpu = [cpu.get(c, 0.0) for c in clients]
+    return (
+        any(c >= 0.85 for c in client_cpu)
+        or sum(client_cpu) >= 0.85 * max(1, len(plan.clients))
+        or cpu.get("node0", 0.0) < 0.9
+    )
+
+
+def add_counters(result: RunResult, finals: list[dict[str, Any]]) -> None:
+    counters: Counter[str] = Counter()
+    closes: Counter[str] = Counter()
+    for f in finals:
+        counters.update({k: int(v) for k, v in f.get("counters", {}).items()})
+        closes.update({str(k): int(v) for k, v in f.get("closes", {}).items()})
+    counters["server_closes"] += 0  # always reported
+    result.counters = dict(counters)
+    result.closes = dict(closes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario 2
+# ---------------------------------------------------------------------------------------------
+
+
+class Workspaces:
+    name = "workspaces"
+    title = "1,000 workspaces x 10 clients, publishers on random workspaces"
+
+    async def run(self, ctx: RunContext) -> list[RunResult]:
+        p = ctx.params
+        transports = [t for t in _as_list(p.get("transport")) if t in TRANSPORTS] or ["ws-json"]
+        if ctx.quick:
+            transports = transports[:1]  # tiny runs: one transport, both backends
+        reps = int(p.get("reps") or (1 if ctx.quick else 3))
+        results: list[RunResult] = []
+        for transport in transports:
+            for backend in backends_of(ctx):
+                for rep in range(1, reps + 1):
+                    result = await run_case(ctx, transport, backend, rep)
+                    ctx.live.done(result)
+                    results.append(result)
+        return results
+
+
+WORKSPACES = Workspaces()
+
+
+async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> RunResult:
+    p = ctx.params
+    quick = ctx.quick
+    n_ws = int(p.get("workspaces") or (5 if quick else 1000))
+    per_ws = int(p.get("clients_per_workspace") or (2 if quick else 10))
+    if p.get("n"):
+        # `--n` is the client count: as many workspaces of `per_ws` clients as it holds
+        n_ws = max(1, int(_as_list(p["n"])[0]) // per_ws)
+    n, capped = cap_connections(n_ws * per_ws)
+    n_ws = max(1, n // per_ws)
+    n = n_ws * per_ws
+    plan = plan_cores(1)
+    workers_k = max(1, min(len(plan.clients), math.ceil(n / 2000)))
+    seconds = float(p.get("seconds") or (0.0 if quick else 5.0))
+    events = int(p.get("events") or (300 if quick else 0))
+    warmup = int(p.get("warmup") or (20 if quick else 500))
+    publishers = int(p.get("publishers") or (1 if quick else 4))
+    window = int(p.get("window") or (4 if quick else 8))
+    result = new_result(
+        ctx,
+        "workspaces",
+        transport=transport,
+        backend=backend,
+        n=n,
+        rep=rep,
+        capped=capped,
+        params={
+            "workspaces": n_ws,
+            "clients_per_workspace": per_ws,
+            "publishers": publishers,
+            "window": window,
+            "seconds": seconds,
+            "events": events,
+            "warmup": warmup,
+            "client_workers": workers_k,
+            "cores": plan.describe(),
+        },
+    )
+    live = ctx.live
+    live.phase(f"{result.label}: starting")
+    ws_ids = [f"w{i}" for i in range(1, n_ws + 1)]
+    async with Procs() as procs:
+        url, server_pids = await start_node(procs, backend, plan, HUDDLE_CHANGES)
+        subs: list[Worker] = []
+        # whole workspaces per worker keeps each worker's share of the fan-out even
+        share = [n_ws // workers_k + (1 if i < n_ws % workers_k else 0) for i in range(workers_k)]
+        first = 0
+        for i, count in enumerate(share):
+            w = await procs.spawn_worker(
+                WORKER, name=f"subs{i}", args=["--worker"], cores=plan.clients
+            )
+            mine = ws_ids[first : first + count]
+            w.send(
+                {
+                    "role": "subs",
+                    "transport": transport,
+                    "urls": [url],
+                    "secret": procs.secret,
+                    "workspaces": mine,
+                    "count": count * per_ws,
+                    "first": first * per_ws,
+                }
+            )
+            first += count
+            subs.append(w)
+        pub = await procs.spawn_worker(WORKER, name="pub", args=["--worker"], cores=plan.clients)
+        pub.send(
+            {
+                "role": "pub",
+                "transport": "ws-msgpack" if transport == "ws-msgpack" else "ws-json",
+                "urls": [url],
+                "secret": procs.secret,
+                "workspaces": ws_ids,
+                "publishers": publishers,
+                "window": window,
+                "seed": rep,
+            }
+        )
+        workers = [*subs, pub]
+        connect_check(result, await relay_all(workers, "ready", live, 60.0 + n / 100))
+
+        async def phase(name: str, events: int, seconds: float) -> tuple[dict[str, Any], Any]:
+            live.phase(f"{result.label}: {name}")
+            pub.send({"op": "phase", "events": events, "seconds": seconds})
+            done = await _relay(pub, "phase_done", live, 120.0 + seconds * 4)
+            for w in subs:
+                w.send({"op": "drain", "expected": done["last"]})
+            return done, await relay_all(subs, "drained", live, 120.0)
+
+        await phase("warm-up", warmup, 0.0)
+        window_cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
+        done, drained = await phase("throughput", events, seconds)
+        result.cpu = window_cpu.stop()
+        t0 = int(done["t0"])
+        last_rx = max([int(d["last_rx_ns"]) for d in drained] + [int(done["t1"])])
+        span = max(last_rx - t0, 1) / 1e9
+        sent = int(done["sent"])
+        received = sum(int(d["received"]) for d in drained)
+        hist: Counter[int] = Counter()
+        for d in drained:
+            hist.update({int(k): int(v) for k, v in d["lat_hist"].items()})
+        result.figures.update(
+            events_per_s=round(sent / span, 1),
+            delivered_per_s=round(sent * per_ws / span, 1),
+            throughput_events=sent,
+            throughput_seconds=round(span, 3),
+            received_total=received,
+            **_percentiles(hist),
+        )
+        result.client_bound = client_bound(result.cpu, [w.name for w in workers], plan)
+
+        pub.send({"op": "finish"})
+        pub_final = await _relay(pub, "result", live, 60.0)
+        for w in subs:
+            w.send({"op": "tally", "expected": pub_final["last"]})
+        finals = await relay_all(subs, "result", live, 60.0)
+        add_counters(result, [*finals, pub_final])
+        errors = int(pub_final.get("publish_errors", 0))
+        result.checks["publish"] = "ok" if not errors else f"{errors} publishes refused"
+        if errors:
+            result.checks["publish_errors"] = "; ".join(pub_final.get("errors", [])[:3])
+        result.changes = dict(HUDDLE_CHANGES)
+    return result
