@@ -78,6 +78,9 @@ WORKSPACE_SCRIPTS: Final = (
     "records_query",
     "records_count",
 )
+#: Workspace scripts that never write, run with EVALSHA_RO: Redis refuses any write in them,
+#: and a replica may serve them.
+READ_ONLY_SCRIPTS: Final = frozenset({"records_query", "records_find", "records_count"})
 #: Scripts on the prefix's global keys, self-contained.
 GLOBAL_SCRIPTS: Final = ("active_touch", "active_settle", "apikey_create", "apikey_revoke")
 
@@ -138,12 +141,14 @@ class Script:
     name: str
     source: bytes
     sha: str
+    read_only: bool = False
 
     @classmethod
     def load(cls, name: str, prelude: bytes = b"") -> Script:
         body = resources.files(_PACKAGE).joinpath("scripts", f"{name}.lua").read_bytes()
         source = prelude + body
-        return cls(name, source, hashlib.sha1(source, usedforsecurity=False).hexdigest())
+        sha = hashlib.sha1(source, usedforsecurity=False).hexdigest()
+        return cls(name, source, sha, read_only=name in READ_ONLY_SCRIPTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,8 @@ class Call:
     def words(self) -> tuple[Arg, ...]:
         if self.script is None:
             return self.args
-        return ("EVALSHA", self.script.sha, *self.args)
+        command = "EVALSHA_RO" if self.script.read_only else "EVALSHA"
+        return (command, self.script.sha, *self.args)
 
 
 def _load_scripts() -> dict[str, Script]:

@@ -31,7 +31,6 @@
 --   :rk:<c>            hash id -> msgpack of the record's index members and unique values
 --                      (so a write can remove exactly the entries it made before)
 --   :rxs:<c>           set of `x:<index>` and `u:<key>` names in use (to drop a collection)
---   :rq                scratch zset of a filtered query, deleted before the script returns
 -- Event blob: msgpack array [epoch, seq, ts_ms, type, actor (map or nil), data (map)].
 -- Time: NOW comes from redis.call('TIME'), once per script: one clock for every node.
 

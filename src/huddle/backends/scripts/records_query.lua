@@ -1,5 +1,4 @@
--- records_query.lua: one page of a collection and the number of all matches. Read-only but
--- for the scratch key :rq, deleted before it returns.
+-- records_query.lua: one page of a collection and the number of all matches. Read-only.
 -- KEYS[1] workspace base (see _lib.lua)   ARGV[1], ARGV[2] unused
 -- ARGV[3] collection   ARGV[4] msgpack query {sort = index, kind = 'n' | 's', desc = bool,
 --   offset, limit, filters = {{index, kind, value}...} (value: a score, or a text key),
@@ -7,7 +6,7 @@
 -- returns {total, id, blob, id, blob ...}.
 -- Without filters and ids the page is read straight from the sort index; otherwise the
 -- candidates (the ids, or the members of the most selective filter) are checked against every
--- filter and ordered in :rq by their member of the sort index.
+-- filter and sorted here in the index's own order (score, then member bytes).
 
 local c = ARGV[3]
 local q = cmsgpack.unpack(ARGV[4])
@@ -16,6 +15,19 @@ local filters = q.filters or {}
 
 local function id_of(member)
   return tonumber(string.sub(member, -16))
+end
+
+-- Byte order (memcmp), as Redis orders members of equal score; Lua's `<` on strings follows
+-- the server's locale instead.
+local function bytes_before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      return x < y
+    end
+  end
+  return #a < #b
 end
 
 -- The page of `key` (a zset) by rank; ids in order.
@@ -108,8 +120,7 @@ else
       candidates[i] = string.sub(member, -16)
     end
   end
-  local scratch = BASE .. ':rq'
-  redis.call('DEL', scratch)
+  local found = {}
   for _, p in ipairs(candidates) do
     local ok = true
     for _, f in ipairs(filters) do
@@ -121,13 +132,23 @@ else
     if ok then
       local score, member = sort_member(p, tonumber(p))
       if score then
-        redis.call('ZADD', scratch, score, member)
+        found[#found + 1] = { tonumber(score), member }
       end
     end
   end
-  total = redis.call('ZCARD', scratch)
-  ids = page_of(scratch)
-  redis.call('DEL', scratch)
+  table.sort(found, function(a, b)
+    if a[1] ~= b[1] then
+      return a[1] < b[1]
+    end
+    return bytes_before(a[2], b[2])
+  end)
+  total = #found
+  ids = {}
+  local first, last = q.offset + 1, math.min(q.offset + q.limit, total)
+  for rank = first, last do
+    local entry = found[q.desc and total - rank + 1 or rank]
+    ids[#ids + 1] = id_of(entry[2])
+  end
 end
 
 local out = { total }
