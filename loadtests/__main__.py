@@ -24,15 +24,60 @@ from typing import Any
 from .machine import REPO, machine_facts, raise_fd_limit
 from .results import DEFAULT_DIR, RunResult, save
 
-#: `make bench`: the full fan-out matrix of issue 6 (scenario 1).
+#: `make bench`: the full matrix of issue 6, every scenario at the issue's sizes.
 FULL_MATRIX: dict[str, dict[str, Any]] = {
+    # (1) one publisher, N = 100 / 1,000 / 5,000 subscribers of one workspace
     "fanout": {
         "transport": ["ws-json", "ws-msgpack", "sse"],
         "backend": ["memory", "redis"],
         "n": [100, 1000, 5000],
         "reps": 3,
-    }
-}
+    },
+    # (2) 1,000 workspaces x 10 clients, publishers on random workspaces
+    "workspaces": {
+        "transport": ["ws-json"],
+        "backend": ["memory", "redis"],
+        "workspaces": 1000,
+        "clients_per_workspace": 10,
+        "publishers": 4,
+        "reps": 3,
+    },
+    # (3) presence churn: users with several sessions, readers polling counts and summaries
+    "presence": {"backend": ["memory", "redis"], "users": 500, "sessions": 3, "readers": 8,
+                 "reps": 3},
+    # (4) lock contention: many clients on few locks over WS, REST reported apart
+    "locks": {"backend": ["redis", "memory"], "n": [200], "locks": 8, "reps": 3},
+    # (5) REST pollers on ?after= and wait=
+    "rest_poll": {
+        "transport": ["rest-after", "rest-wait"],
+        "backend": ["memory", "redis"],
+        "n": [10, 100, 1000],
+        "reps": 3,
+    },
+    # (6) idle connections stepped to 10,000 per node, beside bare uvicorn and python-socketio
+    "idle": {
+        "target": ["huddle", "starlette", "socketio"],
+        "backend": ["memory", "redis"],
+        "n": [1000, 2500, 5000, 10_000],
+        "reps": 3,
+    },
+    # (7) two nodes on one Redis vs one node at the same paced rate
+    "two_nodes": {"transport": ["ws-json"], "n": [100, 1000], "reps": 3},
+}  # fmt: skip
+
+
+#: `make bench-quick`: every scenario and baseline tiny, on memory:// (the baselines ignore the
+#: backend), with one redis:// case for fan-out and one for locks; two nodes need Redis.
+QUICK_PLAN: list[tuple[str, dict[str, Any]]] = [
+    ("fanout", {"transport": "ws-json,ws-msgpack,sse", "backend": "memory"}),
+    ("fanout", {"target": "huddle", "transport": "ws-json", "backend": "redis"}),
+    ("workspaces", {"backend": "memory"}),
+    ("presence", {"backend": "memory"}),
+    ("locks", {"backend": "memory,redis"}),
+    ("rest_poll", {"backend": "memory"}),
+    ("idle", {"backend": "memory"}),
+    ("two_nodes", {}),
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,9 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                "reps", "events", "seconds")}  # fmt: skip
         return _execute([(args.scenario, params)], args, quick=args.quick)
     if args.command == "quick":
-        # every target on every transport on memory://, and Huddle once more on redis://
-        plan = [(name, {"transport": "ws-json,ws-msgpack,sse"}) for name in SCENARIOS]
-        plan.append(("fanout", {"target": "huddle", "transport": "ws-json", "backend": "redis"}))
+        plan = QUICK_PLAN
         return _execute(plan, args, quick=True)
     # all: the full matrix, then the page
     plan = [(name, dict(FULL_MATRIX.get(name, {}))) for name in SCENARIOS]

@@ -27,9 +27,8 @@ from typing import Any
 
 import httpx
 
-from huddle.auth import issue_token
-
 from .machine import REPO, pin
+from .tokens import make_token
 
 STOP_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
@@ -409,13 +408,6 @@ class Procs:
     ) -> str:
         """A HS256 token the nodes accept (same claims as `huddle token`), valid one day."""
         return make_token(self.secret, user, org, workspace, admin=admin)
-
-
-def make_token(secret: str, user: str, org: str, workspace: str, *, admin: bool = False) -> str:
-    """What `huddle token` prints, valid one day (a run never outlives it)."""
-    return issue_token(
-        secret, user_id=user, org_id=org, workspace_id=workspace, admin=admin, ttl=86_400
-    )
 
 
 def _terminate(proc: asyncio.subprocess.Process) -> None:

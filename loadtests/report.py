@@ -22,9 +22,9 @@ SCENARIO_TITLES = {
     "workspaces": "2. 1,000 workspaces x 10 clients, publishers on random workspaces",
     "presence": "3. Presence churn, checked against the harness's model",
     "locks": "4. Lock contention over WebSocket (REST apart)",
-    "polling": "5. REST pollers on `?after=` and `wait=`",
+    "rest_poll": "5. REST pollers on `?after=` and `wait=`",
     "idle": "6. Idle connections stepped to 10,000 per node: memory per connection",
-    "cross-node": "7. Two nodes on one Redis: cross-node rate and latency",
+    "two_nodes": "7. Two nodes on one Redis: cross-node rate and latency",
 }
 TARGET_ORDER = ("huddle", "raw-ws", "starlette", "socketio")
 
@@ -154,8 +154,72 @@ def _sse_vs_ws(runs: list[RunResult]) -> tuple[str, str] | None:
     return ("pass" if ratio >= 0.75 else "miss"), f"{ratio:.2f} x Huddle's WS JSON"
 
 
-def _unmeasured(_: list[RunResult]) -> tuple[str, str] | None:
-    return None
+def _passed(runs: list[RunResult], scenario: str) -> list[RunResult]:
+    return [r for r in runs if r.scenario == scenario and r.passed]
+
+
+def _lock_ops(runs: list[RunResult]) -> tuple[str, str] | None:
+    chosen = [
+        r
+        for r in _passed(runs, "locks")
+        if r.backend == "redis" and r.nodes == 1 and "ws_lock_ops_per_s" in r.figures
+    ]
+    if not chosen:
+        return None
+    rate = _median(r.figures["ws_lock_ops_per_s"] for r in chosen)
+    note = " (a run was client-bound: lower bound)" if any(r.client_bound for r in chosen) else ""
+    verdict = "pass" if rate >= 10_000 else "miss"
+    return verdict, f"{_fmt(rate)} ops/s (median of {len(chosen)}, N = {chosen[0].n:,}){note}"
+
+
+def _idle_top(runs: list[RunResult]) -> list[RunResult]:
+    """Passed idle runs at the largest N Huddle reached."""
+    ok = _passed(runs, "idle")
+    huddle = [r for r in ok if r.target == "huddle" and "kib_per_conn" in r.figures]
+    if not huddle:
+        return []
+    top = max(r.n for r in huddle)
+    return [r for r in ok if r.n == top and "kib_per_conn" in r.figures]
+
+
+def _idle_vs_socketio(runs: list[RunResult]) -> tuple[str, str] | None:
+    chosen = _idle_top(runs)
+    ratios = same_run_ratios(chosen, lambda r: r.target == "huddle", "socketio", "kib_per_conn")
+    if not ratios:
+        return None
+    ratio = _median(ratios)
+    return ("pass" if ratio <= 0.6 else "miss"), (
+        f"{ratio:.2f} x (median of {len(ratios)}, N = {chosen[0].n:,})"
+    )
+
+
+def _idle_10k(runs: list[RunResult]) -> tuple[str, str] | None:
+    chosen = [r for r in _idle_top(runs) if r.target == "huddle"]
+    if not chosen:
+        return None
+    kib = _median(r.figures["kib_per_conn"] for r in chosen)
+    n = chosen[0].n
+    ratios = same_run_ratios(_idle_top(runs), lambda r: r.target == "huddle", "starlette",
+                             "kib_per_conn")  # fmt: skip
+    beside = f"; {_median(ratios):.2f} x bare uvicorn" if ratios else ""
+    capped = "; capped" if any(r.capped for r in chosen) else ""
+    ok = kib <= 30 and n >= 10_000
+    return ("pass" if ok else "miss"), f"{_fmt(kib)} KiB/conn at N = {n:,}{beside}{capped}"
+
+
+def _cross_node(runs: list[RunResult]) -> tuple[str, str] | None:
+    chosen = [r for r in _passed(runs, "two_nodes")
+              if r.nodes == 2 and "p99_minus_single_ms" in r.figures]  # fmt: skip
+    if not chosen:
+        return None
+    top = max(r.n for r in chosen)
+    deltas = [r.figures["p99_minus_single_ms"] for r in chosen if r.n == top]
+    delta = _median(deltas)
+    return ("pass" if delta <= 5.0 else "miss"), (
+        f"+{_fmt(delta)} ms (median of {len(deltas)}, N = {top:,})"
+        if delta >= 0
+        else f"{_fmt(delta)} ms (median of {len(deltas)}, N = {top:,})"
+    )
 
 
 TARGETS = [
@@ -171,12 +235,83 @@ TARGETS = [
         ">= 5 x python-socketio's delivered/s at N = 1,000, both on one node with Redis",
         _ratio_target("ws-json", "redis", 1000, "huddle", "socketio", "delivered_per_s", ">=", 5),
     ),
-    Target("Memory per idle connection <= 0.6 x python-socketio's", _unmeasured),
-    Target("Lock ops >= 10,000/s on one node with Redis, over WebSocket", _unmeasured),
-    Target("10,000 idle connections per node at <= 30 KiB each", _unmeasured),
+    Target("Memory per idle connection <= 0.6 x python-socketio's", _idle_vs_socketio),
+    Target("Lock ops >= 10,000/s on one node with Redis, over WebSocket", _lock_ops),
+    Target("10,000 idle connections per node at <= 30 KiB each", _idle_10k),
     Target("SSE fan-out >= 0.75 x Huddle's WS figure at N = 1,000", _sse_vs_ws),
-    Target("Cross-node p99 <= single-node p99 + 5 ms at the same paced rate", _unmeasured),
+    Target("Cross-node p99 <= single-node p99 + 5 ms at the same paced rate", _cross_node),
 ]
+
+#: Per scenario 2-7: the figures its table shows, as (column header, figure name).
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "workspaces": [("events/s", "events_per_s"), ("delivered/s", "delivered_per_s"),
+                   ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms")],
+    "presence": [("presence ops/s", "presence_ops_per_s"), ("reads/s", "reads_per_s")],
+    "locks": [("WS lock ops/s", "ws_lock_ops_per_s"), ("WS acquires/s", "ws_acquires_per_s"),
+              ("WS refreshes/s", "ws_refreshes_per_s"), ("REST lock ops/s", "rest_lock_ops_per_s")],
+    "rest_poll": [("requests/s", "requests_per_s"), ("events/s", "events_per_s"),
+                  ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
+                  ("events/request", "events_per_request")],
+    "idle": [("KiB/conn", "kib_per_conn"), ("connects/s", "connects_per_s"),
+             ("server RSS MiB", "server_rss_mib")],
+    "two_nodes": [("events/s", "events_per_s"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
+                  ("p99 - single-node p99 ms", "p99_minus_single_ms"),
+                  ("rate vs single node", "rate_vs_single")],
+}  # fmt: skip
+#: Same-run ratios a scenario's table adds: (column header, figure, denominator target).
+RATIOS: dict[str, list[tuple[str, str, str]]] = {
+    "idle": [("KiB/conn vs bare uvicorn", "kib_per_conn", "starlette"),
+             ("KiB/conn vs python-socketio", "kib_per_conn", "socketio")],
+}  # fmt: skip
+
+
+def _notes(tr: list[RunResult]) -> str:
+    notes = []
+    if any(r.client_bound for r in tr):
+        notes.append("client-bound")
+    if any(not r.passed for r in tr):
+        notes.append(f"{sum(not r.passed for r in tr)} FAILED")
+    if any(r.capped for r in tr):
+        notes.append("capped")
+    return ", ".join(notes)
+
+
+def _scenario_section(name: str, runs: list[RunResult]) -> list[str]:
+    """Scenarios 2-7: one row per (target, transport, backend, nodes, N), median [min-max]
+    over reps of the passed runs, plus the scenario's same-run ratios."""
+    columns = COLUMNS[name]
+    ratios = RATIOS.get(name, [])
+    heads = [h for h, _ in columns] + [h for h, _, _ in ratios]
+    lines = [
+        "| target | transport | backend | nodes | N | " + " | ".join(heads)
+        + " | server CPU | reps | note |",
+        "|" + "---|" * (len(heads) + 8),
+    ]  # fmt: skip
+    rows: dict[tuple[int, str, str, int, int], list[RunResult]] = defaultdict(list)
+    for r in runs:
+        order = TARGET_ORDER.index(r.target) if r.target in TARGET_ORDER else len(TARGET_ORDER)
+        rows[(order, r.transport, r.backend, r.nodes, r.n)].append(r)
+    for key in sorted(rows, key=lambda k: (k[1], k[2], k[4], k[3], k[0])):
+        tr = rows[key]
+        ok = [r for r in tr if r.passed]
+        cells = [_cell([r.figures[f] for r in ok if f in r.figures]) for _, f in columns]
+        groups = {str(r.params.get("group")) for r in tr}
+        beside = [r for r in runs if str(r.params.get("group")) in groups]
+        target = tr[0].target
+        for _, figure, den in ratios:
+            if target == den:
+                cells.append("1")
+                continue
+            found = same_run_ratios(beside, lambda r, t=target: r.target == t, den, figure)
+            cells.append(_cell(found))
+        cpu = [v for r in ok for k, v in r.cpu.items() if k.startswith(("node", "server"))]
+        lines.append(
+            f"| {target} | {key[1]} | {key[2]} | {key[3]} | {key[4]:,} | "
+            + " | ".join(cells)
+            + f" | {_cell(cpu)} | {len(tr)} | {_notes(tr)} |"
+        )
+    lines += ["", "Median [min-max] over reps; ratios are same-run (see Method).", ""]
+    return lines
 
 
 def _machine_section(runs: list[RunResult]) -> list[str]:
@@ -236,13 +371,6 @@ def _fanout_section(runs: list[RunResult], png_dir: Path, md_dir: Path) -> list[
             ratios = same_run_ratios(beside, lambda r, t=target: r.target == t, "raw-ws",
                                      "delivered_per_s")  # fmt: skip
             cpu = [v for r in ok for k, v in r.cpu.items() if k.startswith(("node", "server"))]
-            notes = []
-            if any(r.client_bound for r in tr):
-                notes.append("client-bound")
-            if any(not r.passed for r in tr):
-                notes.append(f"{sum(not r.passed for r in tr)} FAILED")
-            if any(r.capped for r in tr):
-                notes.append("capped")
             label = f"{target} ({nodes} nodes)" if nodes > 1 else target
 
             def fig(name: str, ok: list[RunResult] = ok) -> str:
@@ -252,7 +380,7 @@ def _fanout_section(runs: list[RunResult], png_dir: Path, md_dir: Path) -> list[
                 f"| {transport} | {backend} | {n:,} | {label} | {fig('delivered_per_s')} | "
                 f"{_cell(ratios) if target != 'raw-ws' else '1'} | "
                 f"{fig('p50_ms')} | {fig('p99_ms')} | {fig('p999_ms')} | "
-                f"{_cell(cpu)} | {len(tr)} | {', '.join(notes)} |"
+                f"{_cell(cpu)} | {len(tr)} | {_notes(tr)} |"
             )
     lines.append("")
     lines.append("Median [min-max] over reps; ratios are same-run (see Method).")
@@ -366,6 +494,8 @@ def build(results: list[RunResult], out_md: Path, png_dir: Path) -> str:
             continue
         if name == "fanout":
             lines += _fanout_section(runs, png_dir, out_md.parent)
+        else:
+            lines += _scenario_section(name, runs)
     failed = [r for r in results if not r.passed]
     lines += ["## Failed runs", ""]
     if failed:

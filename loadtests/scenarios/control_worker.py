@@ -19,10 +19,11 @@ import msgpack
 import orjson
 
 from ..wsclient import WsClient
+from .worker_common import ORG
 
 __all__ = ["ORG", "CallError", "WsRpc", "org_token"]
 
-ORG: Final = "bench"
+
 REPLY_TIMEOUT: Final = 30.0
 
 OnEvent = Callable[[dict[str, Any], int], None]  # event, frame size

@@ -25,16 +25,25 @@ import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, Final
 
 from ..machine import cap_connections, plan_cores
-from ..procs import Node, Procs, Worker, cpu_of, free_port
+from ..procs import Procs, Worker, cpu_of
 from ..results import RunResult
 from . import RunContext
+from .common import (
+    FRAME_BYTES,
+    HUDDLE_CHANGES,
+    TRANSPORTS,
+    Case,
+    as_list,
+    latency_percentiles,
+    relay,
+    start_target,
+    worker_spec,
+)
 
 TARGETS: Final = ("huddle", "raw-ws", "starlette", "socketio")
-TRANSPORTS: Final = ("ws-json", "ws-msgpack", "sse")
 #: Which transports each target serves (raw websockets has no SSE; socket.io is its own).
 SERVES: Final[dict[str, tuple[str, ...]]] = {
     "huddle": TRANSPORTS,
@@ -42,22 +51,13 @@ SERVES: Final[dict[str, tuple[str, ...]]] = {
     "starlette": ("ws-json", "ws-msgpack", "sse"),
     "socketio": ("ws-json",),
 }
-HUDDLE_CHANGES: Final = {"HUDDLE_PUBLISH_RATE": "1000000"}
-FRAME_BYTES: Final = 400  # the wire frame each subscriber receives, on every target
 
+
+WORKER: Final = "loadtests.scenarios.fanout_worker"
 
 # ---------------------------------------------------------------------------------------------
 # The harness side
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Case:
-    target: str
-    transport: str
-    backend: str
-    nodes: int
-    n: int
 
 
 class Fanout:
@@ -66,10 +66,10 @@ class Fanout:
 
     async def run(self, ctx: RunContext) -> list[RunResult]:
         p = ctx.params
-        targets = _as_list(p.get("target")) or ["huddle", "raw-ws", "starlette", "socketio"]
-        transports = _as_list(p.get("transport")) or ["ws-json"]
-        backends = _as_list(p.get("backend")) or ["memory"]
-        ns = [int(x) for x in _as_list(p.get("n"))] or ([10] if ctx.quick else [100])
+        targets = as_list(p.get("target")) or ["huddle", "raw-ws", "starlette", "socketio"]
+        transports = as_list(p.get("transport")) or ["ws-json"]
+        backends = as_list(p.get("backend")) or ["memory"]
+        ns = [int(x) for x in as_list(p.get("n"))] or ([10] if ctx.quick else [100])
         nodes = int(p.get("nodes") or 1)
         reps = int(p.get("reps") or (1 if ctx.quick else 3))
         results: list[RunResult] = []
@@ -99,14 +99,6 @@ class Fanout:
 
 
 FANOUT = Fanout()
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return [s for s in str(value).split(",") if s]
 
 
 async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None) -> RunResult:
@@ -151,28 +143,22 @@ async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None
     live = ctx.live
     live.phase(f"{result.label}: starting")
     async with Procs() as procs:
-        urls, pids = await _start_target(procs, case, plan, result)
-        subs: list[Worker] = []
+        # the client workers start (and import) while the server starts; their specs follow
         share = [n // workers_k + (1 if i < n % workers_k else 0) for i in range(workers_k)]
+        subs: list[Worker] = [
+            await procs.spawn_worker(WORKER, name=f"subs{i}", args=["--worker"], cores=plan.clients)
+            for i in range(len(share))
+        ]
+        pub = await procs.spawn_worker(WORKER, name="pub", args=["--worker"], cores=plan.clients)
+        urls, pids = await start_target(procs, case, plan, result)
         first = 0
-        for i, count in enumerate(share):
-            spec = _spec(case, urls, procs.secret, role="subs", first=first, count=count)
+        for w, count in zip(subs, share, strict=True):
+            w.send(worker_spec(case, urls, procs.secret, role="subs", first=first, count=count))
             first += count
-            w = await procs.spawn_worker(
-                "loadtests.scenarios.fanout_worker",
-                name=f"subs{i}",
-                args=["--worker"],
-                cores=plan.clients,
-            )
-            w.send(spec)
-            subs.append(w)
-        pub = await procs.spawn_worker(
-            "loadtests.scenarios.fanout_worker", name="pub", args=["--worker"], cores=plan.clients
-        )
-        pub.send(_spec(case, urls, procs.secret, role="pub", first=0, count=1, window=window))
+        pub.send(worker_spec(case, urls, procs.secret, role="pub", first=0, count=1, window=window))
         workers = [*subs, pub]
         connect_wait = 30.0 + n / 100
-        ready = [await _relay(w, "ready", live, connect_wait) for w in workers]
+        ready = [await relay(w, "ready", live, connect_wait) for w in workers]
         failed = sum(int(r.get("failed", 0)) for r in ready)
         result.checks["connect"] = "ok" if not failed else f"{failed} subscribers failed to connect"
         if failed:
@@ -188,11 +174,11 @@ async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None
             nonlocal total
             live.phase(f"{result.label}: {name}")
             pub.send({"op": "phase", "name": name, **command})
-            done = await _relay(pub, "phase_done", live, 120.0 + seconds * 4)
+            done = await relay(pub, "phase_done", live, 120.0 + seconds * 4)
             total += int(done["sent"])
             for w in subs:
                 w.send({"op": "drain", "total": total})
-            drained = [await _relay(w, "drained", live, 120.0) for w in subs]
+            drained = [await relay(w, "drained", live, 120.0) for w in subs]
             return done, drained
 
         await phase("warm-up", {"mode": "closed", "events": warmup, "seconds": 0})
@@ -236,15 +222,15 @@ async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None
         hist: Counter[int] = Counter()
         for d in drained:
             hist.update({int(k): int(v) for k, v in d["lat_hist"].items()})
-        result.figures.update(_percentiles(hist))
+        result.figures.update(latency_percentiles(hist))
 
         for w in workers:
             w.send({"op": "finish"})
-        pub_final = await _relay(pub, "result", live, 60.0)
+        pub_final = await relay(pub, "result", live, 60.0)
         expected = pub_final["last"]
         for w in subs:
             w.send({"op": "tally", "expected": expected})
-        finals = [await _relay(w, "result", live, 60.0) for w in subs]
+        finals = [await relay(w, "result", live, 60.0) for w in subs]
         counters: Counter[str] = Counter()
         closes: Counter[str] = Counter()
         for f in [*finals, pub_final]:
@@ -258,94 +244,6 @@ async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None
             result.checks["publish_errors"] = "; ".join(pub_final.get("errors", [])[:3])
         result.changes = dict(HUDDLE_CHANGES) if case.target == "huddle" else {}
     return result
-
-
-async def _relay(w: Worker, op: str, live: Any, wait: float) -> dict[str, Any]:
-    """Wait for report `op` from `w`, showing its stats reports as they come."""
-    while True:
-        message = await w.recv(wait)
-        if message.get("op") == "stats":
-            live.stats(w.name, message)
-        elif message.get("op") == op:
-            return message
-
-
-def _percentiles(hist: Counter[int]) -> dict[str, float]:
-    """p50/p99/p99.9 in ms from a histogram of latencies in microseconds (3 significant
-    figures per bucket)."""
-    count = sum(hist.values())
-    if not count:
-        return {}
-    out: dict[str, float] = {"latency_samples": float(count)}
-    wanted = {"p50_ms": 0.50, "p99_ms": 0.99, "p999_ms": 0.999}
-    ordered = sorted(hist.items())
-    for name, q in wanted.items():
-        rank = q * count
-        seen = 0
-        for value, k in ordered:
-            seen += k
-            if seen >= rank:
-                out[name] = round(value / 1000, 3)
-                break
-    return out
-
-
-async def _start_target(
-    procs: Procs, case: Case, plan: Any, result: RunResult
-) -> tuple[list[str], dict[str, int]]:
-    """Start what a case measures; returns the base URLs subscribers spread over and the pids
-    whose CPU counts as the server's ("node0", "redis", …)."""
-    pids: dict[str, int] = {}
-    redis_url = ""
-    if case.target == "socketio" or (case.backend == "redis" and case.target == "huddle"):
-        redis = await procs.redis(cores=plan.redis)
-        redis_url = redis.url
-        pids["redis"] = redis.pid
-    if case.target == "huddle":
-        backend_url = redis_url if case.backend == "redis" else "memory://"
-        nodes: list[Node] = []
-        for i in range(case.nodes):
-            node = await procs.huddle(
-                backend_url, name=f"node{i}", env=HUDDLE_CHANGES, cores=plan.nodes[i]
-            )
-            nodes.append(node)
-            pids[node.name] = node.pid
-        return [node.url for node in nodes], pids
-    port = free_port()
-    module = {
-        "raw-ws": "loadtests.baselines.raw_ws",
-        "starlette": "loadtests.baselines.bare_starlette",
-        "socketio": "loadtests.baselines.socketio_server",
-    }[case.target]
-    argv = [sys.executable, "-m", module, "--port", str(port)]
-    if case.target == "socketio":
-        argv += ["--redis", redis_url]
-    server = await procs.server(
-        argv,
-        name="server",
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-        cores=plan.nodes[0],
-        ready_line="READY ",
-    )
-    pids["server"] = server.pid
-    result.params["server_argv"] = " ".join(argv[1:])
-    return [server.url], pids
-
-
-def _spec(
-    case: Case, urls: list[str], secret: str, *, role: str, first: int, count: int, window: int = 1
-) -> dict[str, Any]:
-    return {
-        "role": role,
-        "target": case.target,
-        "transport": case.transport,
-        "urls": urls,
-        "secret": secret,
-        "first": first,
-        "count": count,
-        "window": window,
-        "frame_bytes": FRAME_BYTES,
-    }
 
 
 def median_and_range(values: list[float]) -> tuple[float, float, float]:

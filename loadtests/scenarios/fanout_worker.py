@@ -11,36 +11,32 @@ uvloop's transports are not.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
-import os
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 import msgpack
 import orjson
 
-from ..procs import make_token
-
-ORG: Final = "bench"
-WORKSPACE: Final = "w1"
-TICK: Final = "bench.tick"
-CONNECT_CONCURRENCY: Final = 64
-STATS_EVERY: Final = 0.5
-
+from ..tokens import make_token
+from .worker_common import (
+    CONNECT_CONCURRENCY,
+    ORG,
+    TICK,
+    WORKSPACE,
+    bucket,
+    emit,
+    next_command,
+    serve_roles,
+    stats_loop,
+    worker_cli,
+)
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
 
 
 OnTick = Callable[[str, int, int, str | None, int], None]  # pub, seq, sent_ns, event id, size
@@ -243,21 +239,6 @@ class Publisher:
             self.ws.send_text(orjson.dumps(message).decode())
 
 
-async def _commands() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
-
-
-async def _next(reader: asyncio.StreamReader) -> dict[str, Any]:
-    line = await reader.readline()
-    if not line:
-        raise SystemExit(0)  # the harness is gone
-    message: dict[str, Any] = json.loads(line)
-    return message
-
-
 async def _connect_all(receivers: list[Receiver]) -> list[str]:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     errors: list[str] = []
@@ -292,7 +273,7 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
             tally.record(pub, seq, WORKSPACE, event_id, None)
             if sampled:
                 us = (now - sent) // 1000
-                hist[_bucket(us)] += 1
+                hist[bucket(us)] += 1
             state["received"] += 1
             state["last_rx"] = now
             if state["target"] and state["received"] >= state["target"]:
@@ -302,7 +283,7 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
 
     receivers = [Receiver(spec, first + i, make_on_tick(i)) for i in range(count)]
     errors = await _connect_all(receivers)
-    _emit(
+    emit(
         {
             "op": "ready",
             "connected": count - len(errors),
@@ -311,17 +292,17 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
         }
     )
     stats = asyncio.create_task(
-        _stats_loop(lambda: {"connections": count, "received": state["received"]})
+        stats_loop(lambda: {"connections": count, "received": state["received"]})
     )
     try:
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             if cmd["op"] == "drain":
                 state["target"] = int(cmd["total"]) * count
                 reached.clear()
                 if state["received"] < state["target"]:
                     await _wait_progress(reached, state)
-                _emit(
+                emit(
                     {
                         "op": "drained",
                         "received": state["received"],
@@ -344,7 +325,7 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
                     closes.update({str(k): v for k, v in tally.closes.items()})
                 for r in receivers:
                     r.close()
-                _emit({"op": "result", "counters": dict(counters), "closes": dict(closes)})
+                emit({"op": "result", "counters": dict(counters), "closes": dict(closes)})
                 return
     finally:
         stats.cancel()
@@ -358,14 +339,6 @@ def _server_close(r: Receiver) -> int | None:
     return None
 
 
-def _bucket(us: int) -> int:
-    """Round to 3 significant figures, so a histogram of latencies stays small."""
-    if us < 1000:
-        return us
-    digits = len(str(us)) - 3
-    return (us // 10**digits) * 10**digits
-
-
 async def _wait_progress(
     reached: asyncio.Event, state: dict[str, int], stall: float = 10.0
 ) -> None:
@@ -377,16 +350,6 @@ async def _wait_progress(
             await asyncio.wait_for(reached.wait(), stall)
         if state["received"] == before:
             return
-
-
-async def _stats_loop(values: Callable[[], dict[str, Any]]) -> None:
-    t0 = time.monotonic()
-    c0 = sum(os.times()[:2])
-    while True:
-        await asyncio.sleep(STATS_EVERY)
-        t1, c1 = time.monotonic(), sum(os.times()[:2])
-        _emit({"op": "stats", "cpu": round((c1 - c0) / (t1 - t0), 3), **values()})
-        t0, c0 = t1, c1
 
 
 async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> None:
@@ -415,7 +378,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
             await publisher.connect()
         except Exception as exc:  # reported to the harness, which fails the run
             errors.append(f"publisher: {type(exc).__name__}: {exc}")
-    _emit({"op": "ready", "connected": 1 - len(errors), "failed": len(errors), "errors": errors})
+    emit({"op": "ready", "connected": 1 - len(errors), "failed": len(errors), "errors": errors})
     loop = asyncio.get_running_loop()
     pad = [int(spec["frame_bytes"]) // 2]
     frame_target = int(spec["frame_bytes"])
@@ -433,7 +396,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
         return fut
 
     while True:
-        cmd = await _next(commands)
+        cmd = await next_command(commands)
         if cmd["op"] == "phase":
             t0 = time.monotonic_ns()
             sent = 0
@@ -454,12 +417,12 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
                 await asyncio.wait_for(asyncio.gather(*futs), 30)
             t1 = time.monotonic_ns()
             frame = statistics.median(sizes[-50:]) if sizes else 0
-            _emit({"op": "phase_done", "sent": sent, "t0": t0, "t1": t1, "frame_bytes": frame})
+            emit({"op": "phase_done", "sent": sent, "t0": t0, "t1": t1, "frame_bytes": frame})
         elif cmd["op"] == "finish":
             counters = tally.finish(dict(last))
             code = _server_close(probe)
             closes = {str(code): 1} if code is not None else {}
-            _emit(
+            emit(
                 {
                     "op": "result",
                     "last": last,
@@ -498,22 +461,11 @@ async def _closed_loop(
 
 
 async def worker_main() -> None:
-    from ..machine import raise_fd_limit
-
-    raise_fd_limit(say=False)
-    commands = await _commands()
-    spec = await _next(commands)
-    if spec["role"] == "subs":
-        await subs_worker(spec, commands)
-    else:
-        await pub_worker(spec, commands)
+    await serve_roles("subs", subs_worker, pub_worker)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true", required=True)
-    parser.parse_args()
-    asyncio.run(worker_main())
+    worker_cli(__doc__, worker_main)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,12 @@ from typing import Final
 import httpx
 
 from ..machine import cap_connections, plan_cores
-from ..procs import Procs, Worker, cpu_of, make_token, rss_of
+from ..procs import Procs, Worker, cpu_of, rss_of
 from ..results import RunResult
+from ..tokens import make_token
 from . import RunContext
-from .fanout import Case, _as_list, _relay, _start_target
-from .fanout_worker import ORG, WORKSPACE
+from .common import Case, as_list, relay, start_target
+from .worker_common import ORG, WORKSPACE
 
 WORKER: Final = "loadtests.scenarios.idle_worker"
 TARGETS: Final = ("huddle", "starlette", "socketio")
@@ -53,9 +54,9 @@ class IdleConnections:
 
     async def run(self, ctx: RunContext) -> list[RunResult]:
         p = ctx.params
-        targets = [t for t in _as_list(p.get("target")) if t in TARGETS] or list(TARGETS)
-        backends = _as_list(p.get("backend")) or ["memory"]
-        steps = sorted({int(x) for x in _as_list(p.get("n"))}) or (
+        targets = [t for t in as_list(p.get("target")) if t in TARGETS] or list(TARGETS)
+        backends = as_list(p.get("backend")) or ["memory"]
+        steps = sorted({int(x) for x in as_list(p.get("n"))}) or (
             [5, 10] if ctx.quick else list(FULL_STEPS)
         )
         reps = int(p.get("reps") or (1 if ctx.quick else 3))
@@ -126,7 +127,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             rep=rep,
         )
         live.phase(f"idle {case.target} {case.backend}: starting")
-        urls, pids = await _start_target(procs, case, plan, base_result)
+        urls, pids = await start_target(procs, case, plan, base_result)
         server_name = "node0" if case.target == "huddle" else "server"
         server_pid = pids[server_name]
         workers: list[Worker] = []
@@ -140,7 +141,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             w.send(
                 {"target": case.target, "urls": urls, "secret": procs.secret, "first": i * 10**6}
             )
-            await _relay(w, "ready", live, 30.0)
+            await relay(w, "ready", live, 30.0)
 
         held = [0] * workers_k
 
@@ -156,7 +157,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             failed, errors = 0, []
             for i, (w, have, goal) in enumerate(zip(workers, held, want, strict=True)):
                 if goal > have:
-                    r = await _relay(w, "opened", live, 60.0 + (goal - have) / 50)
+                    r = await relay(w, "opened", live, 60.0 + (goal - have) / 50)
                     failed += int(r["failed"])
                     errors += r["errors"]
                     held[i] = goal
@@ -166,7 +167,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             for w in workers:
                 w.send({"op": "gc"})
             for w in workers:
-                await _relay(w, "gced", live, 30.0)
+                await relay(w, "gced", live, 30.0)
 
         live.phase(f"idle {case.target}: warm-up {warmup}")
         failed_total, errors_all, _ = await open_to(warmup)
@@ -243,9 +244,9 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             for w in workers:
                 w.send({"op": "reset"})
             for w in workers:
-                await _relay(w, "reset_done", live, 30.0)
+                await relay(w, "reset_done", live, 30.0)
             workers[0].send({"op": "publish", "events": check_events, "pub": f"step{step}"})
-            pub = await _relay(workers[0], "published", live, 60.0 + check_events)
+            pub = await relay(workers[0], "published", live, 60.0 + check_events)
             result.checks["publish"] = "ok" if not pub["error"] else pub["error"]
             expected = pub["last"]
             published = max(expected.values(), default=0)
@@ -253,13 +254,13 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
                 w.send({"op": "drain", "total": published})
             received = 0
             for w in workers:
-                received += int((await _relay(w, "drained", live, 60.0))["received"])
+                received += int((await relay(w, "drained", live, 60.0))["received"])
             for w in workers:
                 w.send({"op": "check", "expected": expected})
             counters: Counter[str] = Counter()
             closes: Counter[str] = Counter()
             for w in workers:
-                r = await _relay(w, "checked", live, 60.0)
+                r = await relay(w, "checked", live, 60.0)
                 counters.update({k: int(v) for k, v in r["counters"].items()})
                 closes.update({str(k): int(v) for k, v in r["closes"].items()})
             result.counters = dict(counters)
@@ -272,7 +273,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
         for w in workers:
             w.send({"op": "close"})
         for w in workers:
-            await _relay(w, "closed", live, 60.0)
+            await relay(w, "closed", live, 60.0)
     return results
 
 

@@ -17,7 +17,6 @@ One spec line (target, urls, secret, first), then commands on stdin, reports on 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
@@ -27,11 +26,19 @@ from typing import Any, Final
 
 import orjson
 
-from ..procs import make_token
-from .fanout_worker import ORG, TICK, WORKSPACE, _commands, _emit, _next
+from ..tokens import make_token
 from .rest_poll_worker import HttpConn
+from .worker_common import (
+    CONNECT_CONCURRENCY,
+    ORG,
+    TICK,
+    WORKSPACE,
+    emit,
+    next_command,
+    open_commands,
+    worker_cli,
+)
 
-CONNECT_CONCURRENCY: Final = 64
 STALL: Final = 10.0
 
 
@@ -177,14 +184,14 @@ async def worker_main() -> None:
     from ..machine import raise_fd_limit
 
     raise_fd_limit(say=False)
-    commands = await _commands()
-    spec = await _next(commands)
+    commands = await open_commands()
+    spec = await next_command(commands)
     state = {"received": 0}
     conns: list[Idle] = []
     next_index = int(spec.get("first", 0))
-    _emit({"op": "ready", "connected": 0, "failed": 0, "errors": []})
+    emit({"op": "ready", "connected": 0, "failed": 0, "errors": []})
     while True:
-        cmd = await _next(commands)
+        cmd = await next_command(commands)
         op = cmd["op"]
         if op == "open":
             batch = [Idle(spec, next_index + i, state) for i in range(int(cmd["count"]))]
@@ -195,7 +202,7 @@ async def worker_main() -> None:
             await asyncio.gather(*(_open_one(c, gate, errors) for c in batch))
             seconds = time.monotonic() - t0
             conns.extend(batch)
-            _emit(
+            emit(
                 {
                     "op": "opened",
                     "opened": len(batch) - len(errors),
@@ -206,18 +213,18 @@ async def worker_main() -> None:
             )
         elif op == "gc":
             gc.collect()
-            _emit({"op": "gced"})
+            emit({"op": "gced"})
         elif op == "publish":
             # a new publisher id per check: connections opened later never saw the earlier ones
             pub_id = str(cmd["pub"])
             try:
                 last_seq = await publish(spec, int(cmd["events"]), pub_id)
-                _emit({"op": "published", "last": {pub_id: last_seq}, "error": ""})
+                emit({"op": "published", "last": {pub_id: last_seq}, "error": ""})
             except Exception as exc:  # reported to the harness, which fails the run
-                _emit({"op": "published", "last": {pub_id: 0}, "error": repr(exc)})
+                emit({"op": "published", "last": {pub_id: 0}, "error": repr(exc)})
         elif op == "reset":
             state["received"] = 0
-            _emit({"op": "reset_done"})
+            emit({"op": "reset_done"})
         elif op == "drain":
             target = int(cmd["total"]) * len(conns)
             while state["received"] < target:
@@ -228,7 +235,7 @@ async def worker_main() -> None:
                         break
                 if state["received"] == before:
                     break
-            _emit({"op": "drained", "received": state["received"]})
+            emit({"op": "drained", "received": state["received"]})
         elif op == "check":
             expected = {k: int(v) for k, v in cmd["expected"].items()}
             counters: Counter[str] = Counter()
@@ -239,20 +246,17 @@ async def worker_main() -> None:
                     c.tally.server_close(code)
                 counters.update(c.tally.finish(expected))
                 closes.update({str(k): v for k, v in c.tally.closes.items()})
-            _emit({"op": "checked", "counters": dict(counters), "closes": dict(closes)})
+            emit({"op": "checked", "counters": dict(counters), "closes": dict(closes)})
         elif op == "close":
             for c in conns:
                 with contextlib.suppress(Exception):
                     c.close()
-            _emit({"op": "closed"})
+            emit({"op": "closed"})
             return
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true", required=True)
-    parser.parse_args()
-    asyncio.run(worker_main())
+    worker_cli(__doc__, worker_main)
 
 
 if __name__ == "__main__":

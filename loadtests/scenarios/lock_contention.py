@@ -24,24 +24,24 @@ from typing import Any, Final
 import httpx
 
 from ..machine import cap_connections, plan_cores
-from ..procs import Procs, Worker, make_token
+from ..procs import Procs, Worker
 from ..results import RunResult
+from ..tokens import make_token
 from . import RunContext
-from .fanout import _relay
-from .workspaces import (
+from .common import (
     CpuWindow,
     add_counters,
     backends_of,
     client_bound,
     connect_check,
     new_result,
+    relay,
     relay_all,
     start_node,
 )
+from .worker_common import ORG, WORKSPACE
 
 WORKER: Final = "loadtests.scenarios.lock_contention_worker"
-ORG: Final = "bench"
-WORKSPACE: Final = "w1"
 MARKER: Final = "bench.end"
 
 
@@ -107,7 +107,7 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
             WORKER, name="observer", args=["--worker"], cores=plan.clients
         )
         observer.send({"role": "observer", "urls": [url], "secret": procs.secret})
-        await _relay(observer, "ready", live, 60.0)
+        await relay(observer, "ready", live, 60.0)
         lockers: list[Worker] = []
         for i in range(workers_k):
             w = await procs.spawn_worker(
@@ -182,7 +182,7 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
         ) as http:
             (await http.post("/events", json={"type": MARKER, "data": {}})).raise_for_status()
             observer.send({"op": "check", "told": sorted(told)})
-            checked = await _relay(observer, "checked", live, 60.0)
+            checked = await relay(observer, "checked", live, 60.0)
             log = await _read_log(http)
         result.figures["lock_events"] = float(checked["events"])
         result.figures["told_grants"] = float(len(told))

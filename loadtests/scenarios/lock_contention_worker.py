@@ -16,7 +16,6 @@ observer `check` {told, marker} -> checked {events, problems, id_problems}; `fin
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
@@ -27,11 +26,10 @@ import httpx
 
 from ..checks import check_locks
 from ..counters import Tally
-from ..procs import make_token
-from .control_worker import ORG, CallError, WsRpc
-from .fanout_worker import _commands, _emit, _next, _stats_loop
+from ..tokens import make_token
+from .control_worker import CallError, WsRpc
+from .worker_common import ORG, WORKSPACE, emit, next_command, serve_roles, stats_loop, worker_cli
 
-WORKSPACE: Final = "w1"
 ENTITY_TYPE: Final = "doc"
 MARKER: Final = "bench.end"
 
@@ -103,7 +101,7 @@ async def lockers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
             await c.connect()
         except Exception as exc:  # reported to the harness, which fails the run
             errors.append(f"{type(exc).__name__}: {exc}")
-    _emit(
+    emit(
         {
             "op": "ready",
             "connected": len(clients) - len(errors),
@@ -116,7 +114,7 @@ async def lockers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
     unexpected: list[str] = []
     unexpected_count = [0]
     stats = asyncio.create_task(
-        _stats_loop(lambda: {"connections": len(clients), "ops": sum(counts.values())})
+        stats_loop(lambda: {"connections": len(clients), "ops": sum(counts.values())})
     )
 
     def tell(lock: dict[str, Any], user: str) -> None:
@@ -169,7 +167,7 @@ async def lockers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
 
     try:
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             if cmd["op"] == "contend":
                 via, ops, seconds = cmd["via"], int(cmd["ops"]), float(cmd["seconds"])
                 budget = [ops]
@@ -193,7 +191,7 @@ async def lockers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
                 t0 = time.monotonic_ns()
                 await asyncio.gather(*(run(c) for c in clients))
                 t1 = time.monotonic_ns()
-                _emit(
+                emit(
                     {
                         "op": "contended",
                         "t0": t0,
@@ -210,7 +208,7 @@ async def lockers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
                 )
                 for c in clients:
                     await c.close()
-                _emit({"op": "result", "counters": {}, "closes": dict(closes)})
+                emit({"op": "result", "counters": {}, "closes": dict(closes)})
                 return
     finally:
         stats.cancel()
@@ -240,9 +238,9 @@ async def observer_worker(spec: dict[str, Any], commands: asyncio.StreamReader) 
         await rpc.call("subscribe", org_id=ORG, workspace_id=WORKSPACE)
     except Exception as exc:  # reported to the harness, which fails the run
         errors.append(f"observer: {type(exc).__name__}: {exc}")
-    _emit({"op": "ready", "connected": 1 - len(errors), "failed": len(errors), "errors": errors})
+    emit({"op": "ready", "connected": 1 - len(errors), "failed": len(errors), "errors": errors})
     while True:
-        cmd = await _next(commands)
+        cmd = await next_command(commands)
         if cmd["op"] == "check":
             seen_marker = True
             try:
@@ -251,7 +249,7 @@ async def observer_worker(spec: dict[str, Any], commands: asyncio.StreamReader) 
                 seen_marker = False
             told = [(e, u, int(t)) for e, u, t in cmd["told"]]
             problems = check_locks(events, told)
-            _emit(
+            emit(
                 {
                     "op": "checked",
                     "events": len(events),
@@ -265,7 +263,7 @@ async def observer_worker(spec: dict[str, Any], commands: asyncio.StreamReader) 
                 tally.server_close(code)
             counters = tally.finish({})
             rpc.close()
-            _emit(
+            emit(
                 {
                     "op": "result",
                     "counters": counters,
@@ -276,22 +274,11 @@ async def observer_worker(spec: dict[str, Any], commands: asyncio.StreamReader) 
 
 
 async def worker_main() -> None:
-    from ..machine import raise_fd_limit
-
-    raise_fd_limit(say=False)
-    commands = await _commands()
-    spec = await _next(commands)
-    if spec["role"] == "lockers":
-        await lockers_worker(spec, commands)
-    else:
-        await observer_worker(spec, commands)
+    await serve_roles("lockers", lockers_worker, observer_worker)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true", required=True)
-    parser.parse_args()
-    asyncio.run(worker_main())
+    worker_cli(__doc__, worker_main)
 
 
 if __name__ == "__main__":

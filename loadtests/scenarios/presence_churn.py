@@ -27,24 +27,24 @@ import httpx
 
 from ..checks import check_presence
 from ..machine import cap_connections, plan_cores
-from ..procs import Procs, Worker, make_token
+from ..procs import Procs, Worker
 from ..results import RunResult
+from ..tokens import make_token
 from . import RunContext
-from .fanout import _relay
-from .workspaces import (
+from .common import (
     CpuWindow,
     add_counters,
     backends_of,
     client_bound,
     connect_check,
     new_result,
+    relay,
     relay_all,
     start_node,
 )
+from .worker_common import ORG, WORKSPACE
 
 WORKER: Final = "loadtests.scenarios.presence_churn_worker"
-ORG: Final = "bench"
-WORKSPACE: Final = "w1"
 ENTITY_TYPE: Final = "doc"
 SUMMARY_MAX: Final = 100  # HUDDLE_SUMMARY_MAX_ENTITIES, production default
 
@@ -152,7 +152,7 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
             w.send({"op": "churn", "ops": mine, "seconds": seconds})
         churned = await relay_all(churners, "churned", live, 120.0 + seconds * 4)
         reader.send({"op": "stop"})
-        read = await _relay(reader, "stopped", live, 60.0)
+        read = await relay(reader, "stopped", live, 60.0)
         result.cpu = cpu.stop()
         result.client_bound = client_bound(result.cpu, [w.name for w in workers], plan)
 

@@ -15,7 +15,6 @@ readers `read` -> (until `stop`) stopped {requests, errors, by_route}; `finish` 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
@@ -24,11 +23,10 @@ from typing import Any, Final
 
 import httpx
 
-from ..procs import make_token
-from .control_worker import ORG, WsRpc
-from .fanout_worker import _commands, _emit, _next, _stats_loop
+from ..tokens import make_token
+from .control_worker import WsRpc
+from .worker_common import ORG, WORKSPACE, emit, next_command, serve_roles, stats_loop, worker_cli
 
-WORKSPACE: Final = "w1"
 ENTITY_TYPE: Final = "doc"
 COLLAB: Final = "/v1/collaboration"
 
@@ -72,7 +70,7 @@ async def users_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> 
             s.joined = True
         except Exception as exc:  # reported to the harness, which fails the run
             errors.append(f"{type(exc).__name__}: {exc}")
-    _emit(
+    emit(
         {
             "op": "ready",
             "connected": len(sessions) - len(errors),
@@ -85,7 +83,7 @@ async def users_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> 
     failure_count = [0]
     cut_p = float(spec.get("cut", 0.05))
     stats = asyncio.create_task(
-        _stats_loop(lambda: {"connections": len(sessions), "ops": sum(by_op.values())})
+        stats_loop(lambda: {"connections": len(sessions), "ops": sum(by_op.values())})
     )
 
     async def one_op(s: Session) -> None:
@@ -123,7 +121,7 @@ async def users_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> 
 
     try:
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             if cmd["op"] == "churn":
                 ops, seconds = int(cmd["ops"]), float(cmd["seconds"])
                 budget = [ops]
@@ -149,7 +147,7 @@ async def users_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> 
                         roster[s.user] += 1
                     if s.viewing is not None:
                         model.setdefault(s.viewing, Counter())[s.user] += 1
-                _emit(
+                emit(
                     {
                         "op": "churned",
                         "ops": sum(by_op.values()),
@@ -169,7 +167,7 @@ async def users_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> 
                 for s in sessions:
                     if s.rpc is not None:
                         s.rpc.close()
-                _emit({"op": "result", "counters": {}, "closes": dict(closes)})
+                emit({"op": "result", "counters": {}, "closes": dict(closes)})
                 return
     finally:
         stats.cancel()
@@ -209,17 +207,17 @@ async def readers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
                     if len(errors) < 5:
                         errors.append(f"{type(exc).__name__}: {exc}")
 
-        _emit({"op": "ready", "connected": int(spec["readers"]), "failed": 0, "errors": []})
+        emit({"op": "ready", "connected": int(spec["readers"]), "failed": 0, "errors": []})
         tasks: list[asyncio.Task[None]] = []
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             if cmd["op"] == "read":
                 stop.clear()
                 tasks = [asyncio.create_task(reader()) for _ in range(int(spec["readers"]))]
             elif cmd["op"] == "stop":
                 stop.set()
                 await asyncio.gather(*tasks)
-                _emit(
+                emit(
                     {
                         "op": "stopped",
                         "requests": sum(by_route.values()),
@@ -229,27 +227,16 @@ async def readers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
                     }
                 )
             elif cmd["op"] == "finish":
-                _emit({"op": "result", "counters": {}, "closes": {}})
+                emit({"op": "result", "counters": {}, "closes": {}})
                 return
 
 
 async def worker_main() -> None:
-    from ..machine import raise_fd_limit
-
-    raise_fd_limit(say=False)
-    commands = await _commands()
-    spec = await _next(commands)
-    if spec["role"] == "users":
-        await users_worker(spec, commands)
-    else:
-        await readers_worker(spec, commands)
+    await serve_roles("users", users_worker, readers_worker)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true", required=True)
-    parser.parse_args()
-    asyncio.run(worker_main())
+    worker_cli(__doc__, worker_main)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,14 @@ from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker, cpu_of
 from ..results import RunResult
 from . import RunContext
-from .fanout import HUDDLE_CHANGES, Case, _as_list, _percentiles, _relay, _start_target
+from .common import (
+    HUDDLE_CHANGES,
+    Case,
+    as_list,
+    latency_percentiles,
+    relay,
+    start_target,
+)
 
 WORKER: Final = "loadtests.scenarios.rest_poll_worker"
 MODES: Final = ("after", "wait")
@@ -40,11 +47,11 @@ class RestPoll:
 
     async def run(self, ctx: RunContext) -> list[RunResult]:
         p = ctx.params
-        targets = [t for t in _as_list(p.get("target")) if t in TARGETS] or list(TARGETS)
-        modes = [m.removeprefix("rest-") for m in _as_list(p.get("transport"))]
+        targets = [t for t in as_list(p.get("target")) if t in TARGETS] or list(TARGETS)
+        modes = [m.removeprefix("rest-") for m in as_list(p.get("transport"))]
         modes = [m for m in modes if m in MODES] or list(MODES)
-        backends = _as_list(p.get("backend")) or ["memory"]
-        ns = [int(x) for x in _as_list(p.get("n"))] or ([5] if ctx.quick else [10, 100, 1000])
+        backends = as_list(p.get("backend")) or ["memory"]
+        ns = [int(x) for x in as_list(p.get("n"))] or ([5] if ctx.quick else [10, 100, 1000])
         reps = int(p.get("reps") or (1 if ctx.quick else 3))
         results: list[RunResult] = []
         for mode in modes:
@@ -110,7 +117,7 @@ async def run_case(ctx: RunContext, case: Case, mode: str, rep: int) -> RunResul
     live.phase(f"{result.label}: starting")
     async with Procs() as procs:
         # the fan-out case shape, for the shared server start (its transport is unused there)
-        urls, pids = await _start_target(procs, case, plan, result)
+        urls, pids = await start_target(procs, case, plan, result)
         share = [n // workers_k + (1 if i < n % workers_k else 0) for i in range(workers_k)]
         pollers: list[Worker] = []
         first = 0
@@ -127,7 +134,7 @@ async def run_case(ctx: RunContext, case: Case, mode: str, rep: int) -> RunResul
         pub = await procs.spawn_worker(WORKER, name="pub", args=["--worker"], cores=plan.clients)
         pub.send({**base, "role": "pub", "secret": procs.secret, "frame_bytes": PAYLOAD_BYTES})
         workers = [*pollers, pub]
-        ready = [await _relay(w, "ready", live, 30.0 + n / 100) for w in workers]
+        ready = [await relay(w, "ready", live, 30.0 + n / 100) for w in workers]
         failed = sum(int(r.get("failed", 0)) for r in ready)
         result.checks["connect"] = "ok" if not failed else f"{failed} clients failed to connect"
         if failed:
@@ -138,16 +145,16 @@ async def run_case(ctx: RunContext, case: Case, mode: str, rep: int) -> RunResul
         watched = {**pids, **{w.name: w.pid for w in workers}}
         for w in pollers:
             w.send({"op": "mark"})
-        marks = [await _relay(w, "marked", live, 30.0) for w in pollers]
+        marks = [await relay(w, "marked", live, 30.0) for w in pollers]
         cpu0 = {k: cpu_of(pid) for k, pid in watched.items()}
         wall0 = time.monotonic()
         live.phase(f"{result.label}: publishing {events} at {rate:g}/s")
         pub.send({"op": "phase", "rate": rate, "events": events})
-        done = await _relay(pub, "phase_done", live, 60.0 + events / rate * 4)
+        done = await relay(pub, "phase_done", live, 60.0 + events / rate * 4)
         sent = int(done["sent"])
         for w in pollers:
             w.send({"op": "drain", "total": sent})
-        drained = [await _relay(w, "drained", live, 120.0) for w in pollers]
+        drained = [await relay(w, "drained", live, 120.0) for w in pollers]
         wall = time.monotonic() - wall0
         result.cpu = {k: round((cpu_of(pid) - cpu0[k]) / wall, 3) for k, pid in watched.items()}
 
@@ -168,13 +175,13 @@ async def run_case(ctx: RunContext, case: Case, mode: str, rep: int) -> RunResul
         hist: Counter[int] = Counter()
         for d in drained:
             hist.update({int(k): int(v) for k, v in d["lat_hist"].items()})
-        result.figures.update(_percentiles(hist))
+        result.figures.update(latency_percentiles(hist))
 
         pub.send({"op": "finish"})
-        pub_final = await _relay(pub, "result", live, 60.0)
+        pub_final = await relay(pub, "result", live, 60.0)
         for w in pollers:
             w.send({"op": "tally", "expected": pub_final["last"]})
-        finals = [await _relay(w, "result", live, 60.0) for w in pollers]
+        finals = [await relay(w, "result", live, 60.0) for w in pollers]
         counters: Counter[str] = Counter()
         for f in finals:
             counters.update({k: int(v) for k, v in f["counters"].items()})

@@ -13,7 +13,6 @@ long-polls. The publisher paces events over a WebSocket publisher connection
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import time
@@ -23,17 +22,18 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..procs import make_token
-from .fanout_worker import (
+from ..tokens import make_token
+from .fanout_worker import Publisher
+from .worker_common import (
     ORG,
     TICK,
     WORKSPACE,
-    Publisher,
-    _bucket,
-    _commands,
-    _emit,
-    _next,
-    _stats_loop,
+    bucket,
+    emit,
+    next_command,
+    serve_roles,
+    stats_loop,
+    worker_cli,
 )
 
 LIMIT: Final = 1000
@@ -200,7 +200,7 @@ async def pollers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
         def on_tick(data: dict[str, Any], event_id: str | None) -> None:
             now = time.monotonic_ns()
             tally.record(data["p"], data["s"], WORKSPACE, event_id, None)
-            hist[_bucket((now - data["t"]) // 1000)] += 1
+            hist[bucket((now - data["t"]) // 1000)] += 1
             state["received"] += 1
             state["last_rx"] = now
             if state["target"] and state["received"] >= state["target"]:
@@ -216,18 +216,16 @@ async def pollers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
         except OSError as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
     tasks = [asyncio.create_task(p.run()) for p in pollers]
-    _emit(
-        {"op": "ready", "connected": count - len(errors), "failed": len(errors), "errors": errors}
-    )
+    emit({"op": "ready", "connected": count - len(errors), "failed": len(errors), "errors": errors})
     stats = asyncio.create_task(
-        _stats_loop(lambda: {"connections": count, "received": state["received"]})
+        stats_loop(lambda: {"connections": count, "received": state["received"]})
     )
     try:
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             if cmd["op"] == "mark":
                 state["requests"] = 0
-                _emit({"op": "marked", "t": time.monotonic_ns()})
+                emit({"op": "marked", "t": time.monotonic_ns()})
             elif cmd["op"] == "drain":
                 state["target"] = int(cmd["total"]) * count
                 reached.clear()
@@ -237,7 +235,7 @@ async def pollers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
                         await asyncio.wait_for(reached.wait(), STALL)
                     if state["received"] == before:
                         break
-                _emit(
+                emit(
                     {
                         "op": "drained",
                         "received": state["received"],
@@ -258,7 +256,7 @@ async def pollers_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -
                     counters.update(tally.finish(expected))
                 for p in pollers:
                     p.conn.close()
-                _emit(
+                emit(
                     {
                         "op": "result",
                         "counters": dict(counters),
@@ -296,11 +294,11 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
         await publisher.connect()
     except Exception as exc:  # reported to the harness, which fails the run
         errors.append(f"publisher: {type(exc).__name__}: {exc}")
-    _emit({"op": "ready", "connected": 1 - len(errors), "failed": len(errors), "errors": errors})
+    emit({"op": "ready", "connected": 1 - len(errors), "failed": len(errors), "errors": errors})
     pad = max(0, int(spec.get("frame_bytes", 0)))
     seq = 0
     while True:
-        cmd = await _next(commands)
+        cmd = await next_command(commands)
         if cmd["op"] == "phase":
             rate, events = float(cmd["rate"]), int(cmd["events"])
             t0 = time.monotonic_ns()
@@ -313,7 +311,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
                     publisher.send(make("rest", seq, pad))
                     sent += 1
                 await asyncio.sleep(max(0.0, sent / rate - (time.monotonic() - start)))
-            _emit({"op": "phase_done", "sent": sent, "t0": t0, "t1": time.monotonic_ns()})
+            emit({"op": "phase_done", "sent": sent, "t0": t0, "t1": time.monotonic_ns()})
         elif cmd["op"] == "finish":
             if spec["target"] == "huddle":
                 want[0] = seq
@@ -321,7 +319,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
                     answered.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(answered.wait(), 30)
-            _emit(
+            emit(
                 {
                     "op": "result",
                     "last": {"rest": seq} if seq else {},
@@ -334,22 +332,11 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
 
 
 async def worker_main() -> None:
-    from ..machine import raise_fd_limit
-
-    raise_fd_limit(say=False)
-    commands = await _commands()
-    spec = await _next(commands)
-    if spec["role"] == "pollers":
-        await pollers_worker(spec, commands)
-    else:
-        await pub_worker(spec, commands)
+    await serve_roles("pollers", pollers_worker, pub_worker)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true", required=True)
-    parser.parse_args()
-    asyncio.run(worker_main())
+    worker_cli(__doc__, worker_main)
 
 
 if __name__ == "__main__":

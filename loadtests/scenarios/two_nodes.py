@@ -27,7 +27,15 @@ from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker, cpu_of
 from ..results import RunResult
 from . import RunContext
-from .fanout import FRAME_BYTES, HUDDLE_CHANGES, Case, _as_list, _percentiles, _relay, _spec
+from .common import (
+    FRAME_BYTES,
+    HUDDLE_CHANGES,
+    Case,
+    as_list,
+    latency_percentiles,
+    relay,
+    worker_spec,
+)
 
 WORKER: Final = "loadtests.scenarios.fanout_worker"
 
@@ -38,9 +46,9 @@ class TwoNodes:
 
     async def run(self, ctx: RunContext) -> list[RunResult]:
         p = ctx.params
-        transports = [t for t in _as_list(p.get("transport")) if t.startswith("ws")]
+        transports = [t for t in as_list(p.get("transport")) if t.startswith("ws")]
         transport = transports[0] if transports else "ws-json"
-        ns = [int(x) for x in _as_list(p.get("n"))] or ([5] if ctx.quick else [100, 1000])
+        ns = [int(x) for x in as_list(p.get("n"))] or ([5] if ctx.quick else [100, 1000])
         reps = int(p.get("reps") or (1 if ctx.quick else 3))
         results: list[RunResult] = []
         for n in ns:
@@ -134,7 +142,7 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
         share = [n // workers_k + (1 if i < n % workers_k else 0) for i in range(workers_k)]
         first = 0
         for i, count in enumerate(share):
-            spec = _spec(case, sub_urls, procs.secret, role="subs", first=first, count=count)
+            spec = worker_spec(case, sub_urls, procs.secret, role="subs", first=first, count=count)
             first += count
             w = await procs.spawn_worker(
                 WORKER, name=f"subs{i}", args=["--worker"], cores=plan.clients
@@ -142,9 +150,11 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
             w.send(spec)
             subs.append(w)
         pub = await procs.spawn_worker(WORKER, name="pub", args=["--worker"], cores=plan.clients)
-        pub.send(_spec(case, pub_urls, procs.secret, role="pub", first=0, count=1, window=window))
+        pub.send(
+            worker_spec(case, pub_urls, procs.secret, role="pub", first=0, count=1, window=window)
+        )
         workers = [*subs, pub]
-        ready = [await _relay(w, "ready", live, 30.0 + n / 100) for w in workers]
+        ready = [await relay(w, "ready", live, 30.0 + n / 100) for w in workers]
         failed = sum(int(r.get("failed", 0)) for r in ready)
         result.checks["connect"] = "ok" if not failed else f"{failed} clients failed to connect"
         if failed:
@@ -157,11 +167,11 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
             nonlocal total
             live.phase(f"{result.label}: {name}")
             pub.send({"op": "phase", "name": name, **command})
-            done = await _relay(pub, "phase_done", live, 120.0 + seconds * 4)
+            done = await relay(pub, "phase_done", live, 120.0 + seconds * 4)
             total += int(done["sent"])
             for w in subs:
                 w.send({"op": "drain", "total": total})
-            return done, [await _relay(w, "drained", live, 120.0) for w in subs]
+            return done, [await relay(w, "drained", live, 120.0) for w in subs]
 
         await phase("warm-up", {"mode": "closed", "events": warmup, "seconds": 0})
         watched = {**pids, **{w.name: w.pid for w in workers}}
@@ -207,14 +217,14 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
         hist: Counter[int] = Counter()
         for d in drained:
             hist.update({int(k): int(v) for k, v in d["lat_hist"].items()})
-        result.figures.update(_percentiles(hist))
+        result.figures.update(latency_percentiles(hist))
 
         for w in workers:
             w.send({"op": "finish"})
-        pub_final = await _relay(pub, "result", live, 60.0)
+        pub_final = await relay(pub, "result", live, 60.0)
         for w in subs:
             w.send({"op": "tally", "expected": pub_final["last"]})
-        finals = [await _relay(w, "result", live, 60.0) for w in subs]
+        finals = [await relay(w, "result", live, 60.0) for w in subs]
         counters: Counter[str] = Counter()
         closes: Counter[str] = Counter()
         for f in [*finals, pub_final]:

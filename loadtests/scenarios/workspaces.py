@@ -24,121 +24,30 @@ shared by scenarios 3 and 4.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections import Counter
 from typing import Any, Final
 
-from ..machine import CorePlan, cap_connections, plan_cores
-from ..procs import Procs, Worker, cpu_of
+from ..machine import cap_connections, plan_cores
+from ..procs import Procs, Worker
 from ..results import RunResult
 from . import RunContext
-from .fanout import _as_list, _percentiles, _relay
+from .common import (
+    HUDDLE_CHANGES,
+    TRANSPORTS,
+    CpuWindow,
+    add_counters,
+    as_list,
+    backends_of,
+    client_bound,
+    connect_check,
+    latency_percentiles,
+    new_result,
+    relay,
+    relay_all,
+    start_node,
+)
 
-HUDDLE_CHANGES: Final = {"HUDDLE_PUBLISH_RATE": "1000000"}
-TRANSPORTS: Final = ("ws-json", "ws-msgpack", "sse")
 WORKER: Final = "loadtests.scenarios.workspaces_worker"
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared by scenarios 2-4
-# ---------------------------------------------------------------------------------------------
-
-
-def backends_of(ctx: RunContext) -> list[str]:
-    """memory and redis unless `--backend` chose."""
-    return _as_list(ctx.params.get("backend")) or ["memory", "redis"]
-
-
-def new_result(
-    ctx: RunContext,
-    scenario: str,
-    *,
-    transport: str,
-    backend: str,
-    n: int,
-    rep: int,
-    params: dict[str, Any],
-    capped: str | None = None,
-) -> RunResult:
-    if capped:
-        print(f"capped: {capped}", file=sys.stderr)
-    return RunResult(
-        scenario=scenario,
-        target="huddle",
-        transport=transport,
-        backend=backend,
-        nodes=1,
-        n=n,
-        rep=rep,
-        params={**params, "quick": ctx.quick, "group": f"{ctx.run_id}/{scenario}/{backend}"},
-        capped=capped,
-        machine=ctx.machine,
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        run_id=ctx.run_id,
-    )
-
-
-async def start_node(
-    procs: Procs, backend: str, plan: CorePlan, changes: dict[str, str]
-) -> tuple[str, dict[str, int]]:
-    """Redis when asked, then one node; its URL and the pids whose CPU counts as the server's."""
-    pids: dict[str, int] = {}
-    backend_url = "memory://"
-    if backend == "redis":
-        redis = await procs.redis(cores=plan.redis)
-        backend_url = redis.url
-        pids["redis"] = redis.pid
-    node = await procs.huddle(backend_url, name="node0", env=changes, cores=plan.nodes[0])
-    pids[node.name] = node.pid
-    return node.url, pids
-
-
-async def relay_all(workers: list[Worker], op: str, live: Any, wait: float) -> list[dict[str, Any]]:
-    return [await _relay(w, op, live, wait) for w in workers]
-
-
-def connect_check(result: RunResult, ready: list[dict[str, Any]]) -> None:
-    failed = sum(int(r.get("failed", 0)) for r in ready)
-    result.checks["connect"] = "ok" if not failed else f"{failed} clients failed to connect"
-    if failed:
-        result.checks["connect_errors"] = "; ".join(
-            str(e) for r in ready for e in r.get("errors", [])[:3]
-        )
-
-
-class CpuWindow:
-    """CPU / wall of each watched process from now until `stop()`."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.cpu0 = {k: cpu_of(p) for k, p in pids.items()}
-        self.t0 = time.monotonic()
-
-    def stop(self) -> dict[str, float]:
-        wall = max(time.monotonic() - self.t0, 1e-6)
-        return {k: round((cpu_of(p) - self.cpu0[k]) / wall, 3) for k, p in self.pids.items()}
-
-
-def client_bound(cpu: dict[str, float], clients: list[str], plan: CorePlan) -> bool:
-    """A figure counts only with the node at >= 0.9 CPU and every client process below 0.85."""
-    client_cpu = [cpu.get(c, 0.0) for c in clients]
-    return (
-        any(c >= 0.85 for c in client_cpu)
-        or sum(client_cpu) >= 0.85 * max(1, len(plan.clients))
-        or cpu.get("node0", 0.0) < 0.9
-    )
-
-
-def add_counters(result: RunResult, finals: list[dict[str, Any]]) -> None:
-    counters: Counter[str] = Counter()
-    closes: Counter[str] = Counter()
-    for f in finals:
-        counters.update({k: int(v) for k, v in f.get("counters", {}).items()})
-        closes.update({str(k): int(v) for k, v in f.get("closes", {}).items()})
-    counters["server_closes"] += 0  # always reported
-    result.counters = dict(counters)
-    result.closes = dict(closes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +61,7 @@ class Workspaces:
 
     async def run(self, ctx: RunContext) -> list[RunResult]:
         p = ctx.params
-        transports = [t for t in _as_list(p.get("transport")) if t in TRANSPORTS] or ["ws-json"]
+        transports = [t for t in as_list(p.get("transport")) if t in TRANSPORTS] or ["ws-json"]
         if ctx.quick:
             transports = transports[:1]  # tiny runs: one transport, both backends
         reps = int(p.get("reps") or (1 if ctx.quick else 3))
@@ -176,7 +85,7 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
     per_ws = int(p.get("clients_per_workspace") or (2 if quick else 10))
     if p.get("n"):
         # `--n` is the client count: as many workspaces of `per_ws` clients as it holds
-        n_ws = max(1, int(_as_list(p["n"])[0]) // per_ws)
+        n_ws = max(1, int(as_list(p["n"])[0]) // per_ws)
     n, capped = cap_connections(n_ws * per_ws)
     n_ws = max(1, n // per_ws)
     n = n_ws * per_ws
@@ -253,7 +162,7 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
         async def phase(name: str, events: int, seconds: float) -> tuple[dict[str, Any], Any]:
             live.phase(f"{result.label}: {name}")
             pub.send({"op": "phase", "events": events, "seconds": seconds})
-            done = await _relay(pub, "phase_done", live, 120.0 + seconds * 4)
+            done = await relay(pub, "phase_done", live, 120.0 + seconds * 4)
             for w in subs:
                 w.send({"op": "drain", "expected": done["last"]})
             return done, await relay_all(subs, "drained", live, 120.0)
@@ -276,12 +185,12 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
             throughput_events=sent,
             throughput_seconds=round(span, 3),
             received_total=received,
-            **_percentiles(hist),
+            **latency_percentiles(hist),
         )
         result.client_bound = client_bound(result.cpu, [w.name for w in workers], plan)
 
         pub.send({"op": "finish"})
-        pub_final = await _relay(pub, "result", live, 60.0)
+        pub_final = await relay(pub, "result", live, 60.0)
         for w in subs:
             w.send({"op": "tally", "expected": pub_final["last"]})
         finals = await relay_all(subs, "result", live, 60.0)

@@ -13,7 +13,6 @@ last, errors}; subs `drain` {expected} -> drained {received, last_rx_ns, lat_his
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import random
@@ -25,11 +24,20 @@ import orjson
 
 from ..counters import Tally
 from ..payload import make, parse
-from ..procs import make_token
-from .control_worker import ORG, WsRpc, org_token
-from .fanout_worker import CONNECT_CONCURRENCY, _bucket, _commands, _emit, _next, _stats_loop
+from ..tokens import make_token
+from .control_worker import WsRpc, org_token
+from .worker_common import (
+    CONNECT_CONCURRENCY,
+    ORG,
+    TICK,
+    bucket,
+    emit,
+    next_command,
+    serve_roles,
+    stats_loop,
+    worker_cli,
+)
 
-TICK: Final = "bench.tick"
 PAD: Final = 200
 STALL: Final = 10.0
 
@@ -55,7 +63,7 @@ class Sub:
         now = time.monotonic_ns()
         self.tally.record(pub, seq, self.ws, event_id, None)
         state = self.state
-        state["hist"][_bucket((now - t) // 1000)] += 1
+        state["hist"][bucket((now - t) // 1000)] += 1
         state["received"] += 1
         state["last_rx"] = now
         if state["target"] and state["received"] >= state["target"]:
@@ -126,7 +134,7 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
                 errors.append(f"{type(exc).__name__}: {exc}")
 
     await asyncio.gather(*(one(s) for s in subs))
-    _emit(
+    emit(
         {
             "op": "ready",
             "connected": len(subs) - len(errors),
@@ -135,11 +143,11 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
         }
     )
     stats = asyncio.create_task(
-        _stats_loop(lambda: {"connections": len(subs), "received": state["received"]})
+        stats_loop(lambda: {"connections": len(subs), "received": state["received"]})
     )
     try:
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             expected = {k: int(v) for k, v in cmd.get("expected", {}).items()}
             per_ws = Counter(
                 {ws: sum(_expected_for(expected, ws).values()) for ws in {s.ws for s in subs}}
@@ -153,7 +161,7 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
                         await asyncio.wait_for(state["reached"].wait(), STALL)
                     if state["received"] == before:
                         break  # nothing more comes: the tally counts the rest as lost
-                _emit(
+                emit(
                     {
                         "op": "drained",
                         "received": state["received"],
@@ -173,7 +181,7 @@ async def subs_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> N
                     closes.update({str(k): v for k, v in s.tally.closes.items()})
                 for s in subs:
                     s.close()
-                _emit({"op": "result", "counters": dict(counters), "closes": dict(closes)})
+                emit({"op": "result", "counters": dict(counters), "closes": dict(closes)})
                 return
     finally:
         stats.cancel()
@@ -199,7 +207,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
             await rpc.connect()
         except Exception as exc:  # reported to the harness, which fails the run
             errors.append(f"publisher: {type(exc).__name__}: {exc}")
-    _emit(
+    emit(
         {
             "op": "ready",
             "connected": len(pubs) - len(errors),
@@ -212,7 +220,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
     refused_count = [0]
     sent_total = [0]
     stats = asyncio.create_task(
-        _stats_loop(lambda: {"connections": len(pubs), "sent": sent_total[0]})
+        stats_loop(lambda: {"connections": len(pubs), "sent": sent_total[0]})
     )
 
     async def publish(i: int, rpc: WsRpc) -> None:
@@ -232,7 +240,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
 
     try:
         while True:
-            cmd = await _next(commands)
+            cmd = await next_command(commands)
             if cmd["op"] == "phase":
                 events, seconds = int(cmd["events"]), float(cmd["seconds"])
                 budget = [events]
@@ -255,7 +263,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
                     *(slot(i, rpc) for i, rpc in enumerate(pubs) for _ in range(window))
                 )
                 t1 = time.monotonic_ns()
-                _emit(
+                emit(
                     {
                         "op": "phase_done",
                         "sent": sent_total[0] - before,
@@ -266,7 +274,7 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
                 )
             elif cmd["op"] == "finish":
                 closes = Counter(str(c) for c in (r.closed_by_server for r in pubs) if c)
-                _emit(
+                emit(
                     {
                         "op": "result",
                         "last": last,
@@ -284,22 +292,11 @@ async def pub_worker(spec: dict[str, Any], commands: asyncio.StreamReader) -> No
 
 
 async def worker_main() -> None:
-    from ..machine import raise_fd_limit
-
-    raise_fd_limit(say=False)
-    commands = await _commands()
-    spec = await _next(commands)
-    if spec["role"] == "subs":
-        await subs_worker(spec, commands)
-    else:
-        await pub_worker(spec, commands)
+    await serve_roles("subs", subs_worker, pub_worker)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true", required=True)
-    parser.parse_args()
-    asyncio.run(worker_main())
+    worker_cli(__doc__, worker_main)
 
 
 if __name__ == "__main__":
