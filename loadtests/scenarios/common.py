@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -130,6 +131,21 @@ def backends_of(ctx: RunContext) -> list[str]:
     return as_list(ctx.params.get("backend")) or ["memory", "redis"]
 
 
+async def per_backend_and_rep(
+    ctx: RunContext, run_case: Callable[[RunContext, str, int], Awaitable[RunResult]]
+) -> list[RunResult]:
+    """`run_case(ctx, backend, rep)` for every backend asked and every rep (1 in quick runs,
+    3 otherwise unless `reps` says), each shown live as it ends."""
+    reps = int(ctx.params.get("reps") or (1 if ctx.quick else 3))
+    results: list[RunResult] = []
+    for backend in backends_of(ctx):
+        for rep in range(1, reps + 1):
+            result = await run_case(ctx, backend, rep)
+            ctx.live.done(result)
+            results.append(result)
+    return results
+
+
 def new_result(
     ctx: RunContext,
     scenario: str,
@@ -198,6 +214,25 @@ class CpuWindow:
     def stop(self) -> dict[str, float]:
         wall = max(time.monotonic() - self.t0, 1e-6)
         return {k: round((cpu_of(p) - self.cpu0[k]) / wall, 3) for k, p in self.pids.items()}
+
+
+def closed_loop_figures(
+    result: RunResult, done: dict[str, Any], drained: list[dict[str, Any]], n: int
+) -> float:
+    """Record a closed-loop phase's rates (from the first send to the last delivery anywhere)
+    in `result.figures`; answers the target's own events/s."""
+    t0 = int(done["t0"])
+    last_rx = max([int(d["last_rx_ns"]) for d in drained] + [int(done["t1"])])
+    sent = int(done["sent"])
+    span = max(last_rx - t0, 1) / 1e9
+    own_rate = sent / span
+    result.figures.update(
+        events_per_s=round(own_rate, 1),
+        delivered_per_s=round(sent * n / span, 1),
+        throughput_events=sent,
+        throughput_seconds=round(span, 3),
+    )
+    return own_rate
 
 
 def client_bound(cpu: dict[str, float], clients: list[str], plan: CorePlan) -> bool:

@@ -31,10 +31,10 @@ from . import RunContext
 from .common import (
     CpuWindow,
     add_counters,
-    backends_of,
     client_bound,
     connect_check,
     new_result,
+    per_backend_and_rep,
     relay,
     relay_all,
     start_node,
@@ -50,14 +50,7 @@ class LockContention:
     title = "Lock contention over WebSocket (REST apart)"
 
     async def run(self, ctx: RunContext) -> list[RunResult]:
-        reps = int(ctx.params.get("reps") or (1 if ctx.quick else 3))
-        results: list[RunResult] = []
-        for backend in backends_of(ctx):
-            for rep in range(1, reps + 1):
-                result = await run_case(ctx, backend, rep)
-                ctx.live.done(result)
-                results.append(result)
-        return results
+        return await per_backend_and_rep(ctx, run_case)
 
 
 LOCK_CONTENTION = LockContention()

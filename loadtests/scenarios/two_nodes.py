@@ -24,14 +24,16 @@ from collections import Counter
 from typing import Any, Final
 
 from ..machine import cap_connections, plan_cores
-from ..procs import Procs, Worker, cpu_of
+from ..procs import Procs, Worker
 from ..results import RunResult
 from . import RunContext
 from .common import (
     FRAME_BYTES,
     HUDDLE_CHANGES,
     Case,
+    CpuWindow,
     as_list,
+    closed_loop_figures,
     latency_percentiles,
     relay,
     worker_spec,
@@ -174,26 +176,12 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
             return done, [await relay(w, "drained", live, 120.0) for w in subs]
 
         await phase("warm-up", {"mode": "closed", "events": warmup, "seconds": 0})
-        watched = {**pids, **{w.name: w.pid for w in workers}}
-        cpu0 = {k: cpu_of(pid) for k, pid in watched.items()}
-        wall0 = time.monotonic()
+        window = CpuWindow({**pids, **{w.name: w.pid for w in workers}})
         done, drained = await phase(
             "throughput", {"mode": "closed", "events": events, "seconds": seconds}
         )
-        wall = time.monotonic() - wall0
-        cpu = {k: round((cpu_of(pid) - cpu0[k]) / wall, 3) for k, pid in watched.items()}
-        result.cpu = cpu
-        t0 = int(done["t0"])
-        last_rx = max([int(d["last_rx_ns"]) for d in drained] + [int(done["t1"])])
-        sent = int(done["sent"])
-        span = max(last_rx - t0, 1) / 1e9
-        own_rate = sent / span
-        result.figures.update(
-            events_per_s=round(own_rate, 1),
-            delivered_per_s=round(sent * n / span, 1),
-            throughput_events=sent,
-            throughput_seconds=round(span, 3),
-        )
+        cpu = result.cpu = window.stop()
+        own_rate = closed_loop_figures(result, done, drained, n)
         client_cpu = [cpu[w.name] for w in workers]
         node_cpu = [cpu[k] for k in pids if k.startswith("node")]
         result.client_bound = (
