@@ -64,17 +64,6 @@ def _ids(raw: str | None) -> list[int] | None:
     return [positive_id(part, ("query", "ids")) for part in parts]
 
 
-def _sort(raw: str | None) -> Sort:
-    if raw is None:
-        return Sort()
-    name, _, direction = raw.partition(":")
-    if direction not in ("", "asc", "desc"):
-        raise InvalidInput(
-            "the sort order must be asc or desc", loc=("query", "sort_by"), input=raw
-        )
-    return Sort(name, descending=direction == "desc")
-
-
 def _link(request: Request, page: int | None) -> str | None:
     if page is None:
         return None
@@ -121,7 +110,7 @@ async def list_collaborations(
         ws,
         page=page,
         per_page=per_page,
-        sort=_sort(sort_by),
+        sort=Sort.parse(sort_by),
         filters=CollaborationFilters(
             ids=_ids(ids),
             creator_id=creator_id,

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ..errors import InvalidInput
 from ..services.declarations import Sort
 from .custom_objects_models import (
     FieldChangeOut,
@@ -260,7 +259,7 @@ async def list_custom_records(
     limit = min(limit, LIMIT_MAX)
     filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED_QUERY}
     obj, found = await svc.custom_records.list_records(
-        ws, id, page=page, limit=limit, sort=_sort(sort_by), filters=filters
+        ws, id, page=page, limit=limit, sort=Sort.parse(sort_by), filters=filters
     )
     return RecordListOut(
         data=[RecordOut.of(obj, record) for record in found.records],
@@ -343,12 +342,3 @@ async def delete_custom_record(
     token = fencing_token(if_match, lock_token)
     await svc.custom_records.delete_record(ws, caller, id, recordId, token)
     return Response(status_code=204)
-
-
-def _sort(raw: str | None) -> Sort:
-    if raw is None:
-        return Sort()
-    name, _, direction = raw.partition(":")
-    if direction not in ("", "asc", "desc"):
-        raise InvalidInput("the sort order must be asc or desc", loc=("query", "sort_by"))
-    return Sort(name, descending=direction == "desc")

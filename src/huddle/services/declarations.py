@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ..auth import Principal
-from ..errors import Forbidden
+from ..errors import Forbidden, InvalidInput
 from ..ids import EntityRef
 from ..records import IndexKind, Reference, StoredRecord
 from .field_types import TYPE_ROWS
@@ -97,6 +97,18 @@ class Sort:
 
     name: str = "id"
     descending: bool = False
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Sort:
+        """`sort_by` as both dialects send it: `field`, `field:asc` or `field:desc`."""
+        if raw is None:
+            return cls()
+        name, _, direction = raw.partition(":")
+        if direction not in ("", "asc", "desc"):
+            raise InvalidInput(
+                "the sort order must be asc or desc", loc=("query", "sort_by"), input=raw
+            )
+        return cls(name, descending=direction == "desc")
 
 
 def index_kind(spec: FieldSpec) -> IndexKind:
