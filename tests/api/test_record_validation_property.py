@@ -88,7 +88,7 @@ def _datetime_text(moment: datetime, offset_minutes: int, zulu: bool) -> str:
 
 
 _offsets = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59)
-_no_nul = st.characters(exclude_characters="\x00")
+_no_nul = st.characters(codec="utf-8", exclude_characters="\x00")  # no lone surrogates
 _safe_ints = st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
 
 #: A valid value of each type.

@@ -1,5 +1,6 @@
-"""One WebSocket conversation: a reader that answers each request once, a writer that drains
-the bounded outbox, and a watch on the credential's expiry.
+"""One WebSocket conversation: a reader that answers each request once, frames written inline
+(a writer drains the bounded outbox only under backpressure), and a watch on the credential's
+expiry.
 
 Replies and events share the outbox, so a client sees a `subscribe` reply before that
 workspace's first event. A client that lags more than `outbox_limit` frames is closed with
@@ -22,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from ..auth import Principal
 from ..errors import BackendUnavailable, Forbidden, HuddleError, RateLimited
+from ..hub.eager import start_eagerly
 from ..hub.limits import TokenBucket
 from ..hub.outbox import Frame, Outbox
 from ..ids import EntityRef, WorkspaceKey
@@ -72,7 +74,9 @@ class Connection:
         self.principal = principal
         self.codec = codec
         self.id = f"ws-{secrets.token_hex(6)}"
-        self.outbox = Outbox(rt.settings.outbox_limit)
+        self.outbox = Outbox(rt.settings.outbox_limit, sink=self._send_now)
+        self._stalled: asyncio.Task[None] | None = None
+        self._send_failure: Exception | None = None
         self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, contextlib.AsyncExitStack] = {}
         self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
@@ -83,6 +87,33 @@ class Connection:
 
     def _frame(self, encoded: bytes) -> Frame:
         return encoded.decode() if self.codec == "json" else encoded
+
+    @staticmethod
+    def _message(frame: Frame) -> dict[str, Any]:
+        if isinstance(frame, str):
+            return {"type": "websocket.send", "text": frame}
+        return {"type": "websocket.send", "bytes": frame}
+
+    def _send_now(self, frame: Frame) -> bool:
+        """The outbox's sink: hand `frame` to the server in the caller's frame (no task, no
+        wake-up). A send that has to wait (the socket is paused) goes on in a task, and until
+        it is done the sink declines, so later frames queue for the writer, in order."""
+        if self._stalled is not None and not self._stalled.done():
+            return False
+        try:
+            self._stalled = start_eagerly(self.websocket.send(self._message(frame)))
+        except Exception as exc:  # the socket is gone: the writer ends the conversation
+            self._send_failure = exc
+            self.outbox.close()
+        return True
+
+    async def _settle(self) -> None:
+        """Wait for an inline send that had to wait; raise what an inline send raised."""
+        if self._send_failure is not None:
+            raise self._send_failure
+        stalled, self._stalled = self._stalled, None
+        if stalled is not None:
+            await stalled
 
     def reply(self, request_id: int, result: Mapping[str, Any]) -> None:
         self.outbox.offer(self._frame(encode_reply(request_id, result, self.codec)))
@@ -120,7 +151,18 @@ class Connection:
         finally:
             if self.outbox.overflowed:
                 self.rt.services.node.metrics.slow_consumer("ws")
+            self._abandon_stalled_send()
             await self._cleanup()
+
+    def _abandon_stalled_send(self) -> None:
+        stalled, self._stalled = self._stalled, None
+        if stalled is None:
+            return
+        if stalled.done():
+            if not stalled.cancelled():
+                stalled.exception()  # retrieved: the conversation is over either way
+        else:
+            stalled.cancel()
 
     def reply_hello(self) -> None:
         hello = encode_hello(self.id, self.principal.user_id, self.principal.expires_at, self.codec)
@@ -150,13 +192,12 @@ class Connection:
         return False
 
     async def _write(self) -> None:
+        """Drain what queued while the inline path was blocked; then close, once closed."""
         while True:
             frames = await self.outbox.take()
+            await self._settle()
             for frame in frames:
-                if isinstance(frame, str):
-                    await self.websocket.send_text(frame)
-                else:
-                    await self.websocket.send_bytes(frame)
+                await self.websocket.send(self._message(frame))
             if not frames and self.outbox.closed:
                 code = CloseCode.SLOW_CONSUMER if self.outbox.overflowed else self.close_code
                 code = code or CloseCode.GOING_AWAY

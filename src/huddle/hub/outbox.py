@@ -1,25 +1,46 @@
-"""A session's outbound frames: bounded, filled without awaiting, drained by one writer."""
+"""A session's outbound frames: written inline while the way is clear, else queued (bounded)
+for the session's writer."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 Frame = str | bytes
 """An encoded frame: `str` for text (JSON WebSocket frames), `bytes` for the rest."""
+
+Sink = Callable[[Frame], bool]
+"""Writes one frame now if that needs no waiting (True), else declines (False)."""
 
 
 class Outbox:
     """At most `limit` frames wait. A full outbox does not block the producer: `offer` answers
     False and the outbox is *overflowed*; its writer then ends the connection (WebSocket close
     4008, or the end of an SSE stream) and the client resumes from its last event id.
+
+    With a `sink` (a WebSocket's inline send), a frame offered while nothing is queued or in
+    the writer's hands is written at once: no queue, no wake-up of the writer. Frames queue
+    only when the sink declines (the socket is busy or paused) and until the queue drains,
+    so the order of frames is the order of offers.
     """
 
-    __slots__ = ("_closed", "_frames", "_limit", "_wake", "overflowed", "overflowing")
+    __slots__ = (
+        "_closed",
+        "_frames",
+        "_in_flight",
+        "_limit",
+        "_sink",
+        "_wake",
+        "overflowed",
+        "overflowing",
+    )
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, sink: Sink | None = None) -> None:
         self._limit = limit
+        self._sink = sink
         self._frames: deque[Frame] = deque()
+        self._in_flight = False
         self._wake = asyncio.Event()
         self._closed = False
         self.overflowed = False
@@ -37,6 +58,8 @@ class Outbox:
         """Queue one frame; False when the outbox is closed or just overflowed."""
         if self.closed:
             return False
+        if not self._frames and not self._in_flight and self._sink and self._sink(frame):
+            return True
         if len(self._frames) >= self._limit:
             self.overflow()
             return False
@@ -60,7 +83,10 @@ class Outbox:
         """Every queued frame, oldest first, waiting up to `within` seconds for the first one.
 
         Returns [] on timeout, or once the outbox is closed or overflowed and empty (check
-        `closed`). Taking all at once lets a writer send a burst with one wake-up."""
+        `closed`). Taking all at once lets a writer send a burst with one wake-up. The frames
+        are *in flight* until the writer takes again: meanwhile new frames queue behind them
+        rather than going to the sink."""
+        self._in_flight = False
         if not self._frames and not self.closed:
             self._wake.clear()
             try:
@@ -70,4 +96,5 @@ class Outbox:
                 return []
         frames = list(self._frames)
         self._frames.clear()
+        self._in_flight = bool(frames)
         return frames
