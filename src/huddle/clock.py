@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 
@@ -31,6 +31,10 @@ class ManualClock:
         self._now += round(seconds * 1000)
 
 
+_UNIX_EPOCH = datetime(1970, 1, 1)
+
+
 def iso_ms(ms: int) -> str:
-    """`2025-01-01T00:00:00.000Z`: the one timestamp format on every wire."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """`2025-01-01T00:00:00.000Z`: the one timestamp format on every wire. Integer arithmetic
+    (no float seconds) and `isoformat` (twice as fast as `strftime`: it is on the lock path)."""
+    return (_UNIX_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"

@@ -20,7 +20,8 @@ from huddle.backends import open_backend
 from huddle.backends.base import Backend, SubscriptionLost
 from huddle.config import Settings
 from huddle.errors import BackendUnavailable
-from huddle.models import ApiKeyRecord, Granted, Held, Released
+from huddle.ids import EntityRef
+from huddle.models import ApiKeyRecord, Granted, Held, Holder, Released
 from tests.support.contract import (
     ADMIN,
     ANA,
@@ -409,3 +410,29 @@ async def test_a_lost_offset_counter_starts_a_new_epoch_with_an_empty_history(
     assert after.epoch not in ("", before[0].epoch)
     page = await backend.log.read(WS, 0, 10)
     assert (page.epoch, page.head, page.oldest, page.events) == (after.epoch, 1, 1, (after,))
+
+
+async def test_concurrent_calls_share_one_round_trip_and_one_connection(store: Store) -> None:
+    """Calls made by many tasks in one turn of the event loop go to Redis as one pipeline:
+    one pooled connection serves them all, and each caller gets its own reply."""
+    backend, raw = store.backend, store.raw
+    await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)  # the pool's first connection
+    holders = [Holder(f"u{i}", f"U{i}", f"s{i}") for i in range(50)]
+    entities = [EntityRef("doc", f"batch-{i}") for i in range(50)]
+    before = await _connections_of(raw, store)
+    replies = await asyncio.gather(
+        *(backend.locks.acquire(WS, e, h, LONG_MS) for e, h in zip(entities, holders, strict=True))
+    )
+    after = await _connections_of(raw, store)
+    assert [r.lock.user_id for r in replies] == [h.user_id for h in holders]
+    assert all(isinstance(r, Granted) for r in replies)
+    assert [r.lock.entity for r in replies] == entities
+    tokens = [r.lock.token for r in replies]
+    assert len(set(tokens)) == len(tokens)
+    assert after == before, f"{after - before} more connections for 50 concurrent calls"
+
+
+async def _connections_of(raw: Redis, store: Store) -> int:
+    """Connections to this server other than the raw client's own."""
+    clients = await raw.client_list()
+    return len(clients) - 1

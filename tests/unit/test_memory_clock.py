@@ -8,12 +8,15 @@ ordered by id.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from huddle.backends import open_backend
 from huddle.backends.base import Backend
-from huddle.clock import ManualClock
+from huddle.clock import ManualClock, iso_ms
 from huddle.config import Settings
 from huddle.models import Granted
 from tests.support.contract import ANA, BEN, CARA, DOC1, WS, session, types_of
@@ -71,3 +74,9 @@ async def test_ties_in_time_are_ordered_by_session_id(memory: Backend) -> None:
     [entity] = await memory.presence.viewers(WS, [DOC1])
     assert [s.session_id for s in entity.sessions] == ["s-a", "s-b", "s-c"]
     assert [s.session_id for s in await memory.presence.roster(WS)] == ["s-a", "s-b", "s-c"]
+
+
+@given(st.integers(min_value=0, max_value=253_402_300_799_999))
+def test_iso_ms_is_the_utc_instant_to_the_millisecond(ms: int) -> None:
+    expected = datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert iso_ms(ms) == f"{expected}.{ms % 1000:03d}Z"

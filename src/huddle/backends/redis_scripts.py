@@ -176,8 +176,23 @@ def _load_scripts() -> dict[str, Script]:
     return scripts
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """One caller's calls in the next batch, and where their replies go."""
+
+    calls: Sequence[Call]
+    replies: asyncio.Future[list[object]]
+
+
 class Runner:
     """Sends commands and script calls to Redis, one round trip per batch.
+
+    Calls made by different tasks in the same turn of the event loop share one pipeline
+    (automatic pipelining, as ioredis and Centrifugo do it): a node answering many clients at
+    once pays redis-py's per-round-trip cost (a pool checkout, a write, a read, a timeout)
+    once per turn instead of once per request. Each caller's calls stay together and in order;
+    calls of different callers were never ordered. No command Huddle sends blocks in Redis, so
+    no call waits behind a slow neighbour longer than that neighbour's script takes.
 
     A workspace script is called with KEYS = [the workspace base] and ARGV = [a candidate
     epoch, event_log_length, *args] (the conventions of `_lib.lua`).
@@ -190,6 +205,8 @@ class Runner:
         self._log_length = log_length
         self._scripts = _load_scripts()
         self.closed = False
+        self._next_batch: list[_Waiting] = []
+        self._batches: set[asyncio.Task[None]] = set()
 
     # --- building calls ---------------------------------------------------------------------
 
@@ -234,7 +251,7 @@ class Runner:
         pending = list(range(len(calls)))
         async with guarded(self.timeout):
             for _ in range(_LOAD_ROUNDS):
-                answers = await self._send_or_reset([calls[i] for i in pending])
+                answers = await self._batched([calls[i] for i in pending])
                 refused: list[int] = []
                 for i, answer in zip(pending, answers, strict=True):
                     if isinstance(answer, NoScriptError):
@@ -248,6 +265,43 @@ class Runner:
                 await self._load({s for i in refused if (s := calls[i].script) is not None})
                 pending = refused
         raise BackendUnavailable("Redis keeps forgetting the Lua scripts (SCRIPT FLUSH loop?)")
+
+    def _batched(self, calls: Sequence[Call]) -> asyncio.Future[list[object]]:
+        """The replies to `calls`, sent with every other call made in this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(calls, loop.create_future())
+        if not self._next_batch:
+            loop.call_soon(self._send_batch)
+        self._next_batch.append(waiting)
+        return waiting.replies
+
+    def _send_batch(self) -> None:
+        batch, self._next_batch = self._next_batch, []
+        task = asyncio.get_running_loop().create_task(self._answer(batch))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _answer(self, batch: list[_Waiting]) -> None:
+        """Send one batch and hand each caller its replies, or the failure to all of them.
+        Bounded like any call: a caller that gave up meanwhile is skipped."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                answers = await self._send_or_reset([c for w in batch for c in w.calls])
+        except asyncio.CancelledError:  # the loop is shutting down
+            for waiting in batch:
+                waiting.replies.cancel()
+            raise
+        except Exception as exc:
+            for waiting in batch:
+                if not waiting.replies.done():
+                    waiting.replies.set_exception(exc)
+            return
+        start = 0
+        for waiting in batch:
+            end = start + len(waiting.calls)
+            if not waiting.replies.done():
+                waiting.replies.set_result(answers[start:end])
+            start = end
 
     async def _send_or_reset(self, calls: Sequence[Call]) -> list[object]:
         """`_send`; when the connection proves dead, the pool's idle connections are closed
