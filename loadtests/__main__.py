@@ -5,6 +5,15 @@
     python -m loadtests quick            # every scenario and baseline, tiny; exit 1 on any failure
     python -m loadtests all              # make bench: the full matrix, then the report
     python -m loadtests report           # docs/benchmarks.md from the stored JSON
+    python -m loadtests run locks --backend redis --n 50 --reps 1 --profile
+
+`run --profile` also profiles the server process(es) under test (Huddle nodes or the baseline
+server, never Redis or the clients) over the measured phase only: `py-spy record --format raw
+--rate 200 --nonblocking`, or, where py-spy may not attach (ptrace refused) or with
+`--profiler cprofile`, cProfile switched on and off around the phase. Each result then holds
+`profile[<phase>]`: the share of samples per layer (Huddle's hub, api, services, backends,
+protocol; uvicorn, Starlette, websockets, redis, the event loop, encoding, ...) and the top
+functions; `report` shows them under "Where the time goes" (loadtests/profiling.py).
 
 Exit status: 0 when every run passed its correctness checks, 1 when one failed, 2 on bad usage.
 """
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 import tempfile
 import time
@@ -104,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--events", type=int, help="a fixed count instead of --seconds")
     run.add_argument("--seconds", type=float, help="length of the throughput phase")
     run.add_argument("--quick", action="store_true", help="the tiny version")
+    run.add_argument(
+        "--profile", action="store_true", help="profile the server(s) over the measured phase"
+    )
+    run.add_argument(
+        "--profiler",
+        choices=("auto", "py-spy", "cprofile"),
+        default="auto",
+        help="with --profile: py-spy, or cProfile where py-spy may not attach (auto)",
+    )
     common(run)
 
     quick = sub.add_parser("quick", help="every scenario and baseline, tiny (make bench-quick)")
@@ -168,6 +187,7 @@ def _execute(plan: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, q
 def main(argv: Sequence[str] | None = None) -> int:
     from .scenarios import SCENARIOS
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.command == "report":
         from .report import build_from
@@ -178,6 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         params = {k: getattr(args, k) for k in ("target", "transport", "n", "backend", "nodes",
                                                "reps", "events", "seconds")}  # fmt: skip
+        if args.profile:
+            from .profiling import choose
+
+            params["profile"], why = choose(args.profiler)
+            params["command"] = shlex.join(["python", "-m", "loadtests", *argv])
+            print(f"profile: {params['profile']} ({why})", file=sys.stderr)
+        elif args.profiler != "auto":
+            print("--profiler does nothing without --profile", file=sys.stderr)
+            return 2
         return _execute([(args.scenario, params)], args, quick=args.quick)
     if args.command == "quick":
         plan = QUICK_PLAN

@@ -170,10 +170,16 @@ def huddle_command() -> list[str]:
 class Procs:
     """Starts redis-server, Huddle nodes, baseline servers and client workers; stops them all."""
 
-    def __init__(self, *, secret: str | None = None, say: bool = False) -> None:
+    def __init__(
+        self, *, secret: str | None = None, say: bool = False, cprofile: bool = False
+    ) -> None:
         self.secret = secret or secrets.token_hex(32)
         self.children: list[Child] = []
         self.say = say
+        #: start nodes and baseline servers under cProfile (`--profile` where py-spy may not
+        #: attach): `loadtests.cprofile_server`, switched by SIGUSR1/SIGUSR2 (profiling.py)
+        self.cprofile = cprofile
+        self._cprofile_prefix: dict[int, Path] = {}
         self._home: Path | None = None
         self._signals: list[int] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -221,6 +227,23 @@ class Procs:
     @property
     def pids(self) -> list[int]:
         return [c.pid for c in self.children]
+
+    def workdir(self, name: str) -> Path:
+        """A directory of this Procs' own (removed when it is left)."""
+        assert self._home is not None
+        path = self._home / name
+        path.mkdir(exist_ok=True)
+        return path
+
+    def cprofile_prefix(self, pid: int) -> Path | None:
+        """Where server `pid`, started under cProfile, writes `<prefix>-<k>.prof`; else None."""
+        return self._cprofile_prefix.get(pid)
+
+    def _under_cprofile(self, name: str, module_argv: Sequence[str]) -> tuple[list[str], Path]:
+        """`python -m loadtests.cprofile_server PREFIX -m module args…` for `-m module args…`."""
+        prefix = self.workdir("cprofile") / name
+        argv = [sys.executable, "-m", "loadtests.cprofile_server", str(prefix), *module_argv]
+        return argv, prefix
 
     # -- starting -------------------------------------------------------------------------
 
@@ -337,7 +360,12 @@ class Procs:
         )
         changes = dict(env or {})
         base.update(changes)
-        child = await self._start(name, huddle_command(), env=base, cores=cores)
+        argv, prefix = huddle_command(), None
+        if self.cprofile:
+            argv, prefix = self._under_cprofile(name, ["-m", "huddle.cli", "serve"])
+        child = await self._start(name, argv, env=base, cores=cores)
+        if prefix is not None:
+            self._cprofile_prefix[child.pid] = prefix
         await self._wait_line(child, ["application startup complete"], READY_TIMEOUT)
         url = f"http://127.0.0.1:{port}"
         await wait_ready(f"{url}/readyz", child)
@@ -355,7 +383,12 @@ class Procs:
     ) -> Server:
         """A baseline server; ready once it printed `ready_line` and `ready_url` answers."""
         full_env = {**os.environ, **(env or {})}
+        prefix = None
+        if self.cprofile and len(argv) > 2 and argv[1] == "-m":
+            argv, prefix = self._under_cprofile(name, argv[1:])
         child = await self._start(name, argv, env=full_env, cores=cores)
+        if prefix is not None:
+            self._cprofile_prefix[child.pid] = prefix
         await self._wait_line(child, [ready_line.lower()], READY_TIMEOUT)
         await wait_ready(ready_url, child)
         base = ready_url.split("/", 3)

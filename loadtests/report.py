@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .results import RunResult, load
 
@@ -273,6 +274,9 @@ def _notes(tr: list[RunResult]) -> str:
         notes.append(f"{sum(not r.passed for r in tr)} FAILED")
     if any(r.capped for r in tr):
         notes.append("capped")
+    tools = sorted({str(r.params["profiled"]) for r in tr if r.params.get("profiled")})
+    if tools:
+        notes.append(f"profiled ({', '.join(tools)})")
     return ", ".join(notes)
 
 
@@ -312,6 +316,135 @@ def _scenario_section(name: str, runs: list[RunResult]) -> list[str]:
         )
     lines += ["", "Median [min-max] over reps; ratios are same-run (see Method).", ""]
     return lines
+
+
+PROFILE_INTRO = """\
+Profiles of the server process(es) under test over a run's measured phase, taken with
+`python -m loadtests run … --profile` (loadtests/profiling.py): py-spy samples at 200 Hz
+without pausing the server, or cProfile where py-spy may not attach. Each layer's share is
+by the file of the innermost Python frame; time in C (the uvloop transport's socket writes,
+orjson, hiredis) counts for the Python function that called it, and "event loop" holds
+uvloop's own C work (polling, socket reads, callback dispatch), seen as the runner frame.
+py-spy leaves out ticks where the server was idle, but counts a runnable thread waiting for
+a CPU as active: where its "active" share is well above the server's CPU (a shared core),
+much of the difference shows as "event loop" (the wait after a wake-up). The latest
+profiled run of each case:
+"""
+
+#: The figure shown beside a profile of each (scenario, phase).
+PHASE_FIGURES: dict[tuple[str, str], tuple[str, str]] = {
+    ("fanout", "throughput"): ("delivered/s", "delivered_per_s"),
+    ("workspaces", "throughput"): ("delivered/s", "delivered_per_s"),
+    ("two_nodes", "throughput"): ("events/s", "events_per_s"),
+    ("locks", "ws"): ("WS lock ops/s", "ws_lock_ops_per_s"),
+    ("locks", "rest"): ("REST lock ops/s", "rest_lock_ops_per_s"),
+    ("presence", "churn"): ("presence ops/s", "presence_ops_per_s"),
+    ("rest_poll", "polling"): ("requests/s", "requests_per_s"),
+}
+PHASE_ORDER = ("throughput", "churn", "polling", "ws", "rest")
+PROFILE_TOP_SELF = 10
+PROFILE_TOP_INCLUSIVE = 15
+
+
+def _profile_section(results: list[RunResult]) -> list[str]:
+    """Per case, the latest run with a profile: per phase the layer shares, the top
+    functions by self time (the inclusive ones folded) and the command behind it."""
+    latest: dict[tuple[str, str, str, str, int, int], RunResult] = {}
+    for r in results:  # oldest first: the last one stays
+        if r.profile:
+            latest[(r.scenario, r.target, r.transport, r.backend, r.nodes, r.n)] = r
+    if not latest:
+        return ["No profiled run stored yet (`python -m loadtests run … --profile`).", ""]
+    order = list(SCENARIO_TITLES)
+
+    def rank(key: tuple[str, str, str, str, int, int]) -> tuple[int, int, str, str, int, int]:
+        scenario, target, transport, backend, nodes, n = key
+        known = TARGET_ORDER.index(target) if target in TARGET_ORDER else len(TARGET_ORDER)
+        where = order.index(scenario) if scenario in order else len(order)
+        return where, known, transport, backend, nodes, n
+
+    lines = [PROFILE_INTRO]
+    for key in sorted(latest, key=rank):
+        r = latest[key]
+        # the JSON keeps keys sorted: the phases in the order they ran
+        phases = sorted(r.profile, key=lambda p: (PHASE_ORDER.index(p) if p in PHASE_ORDER
+                                                   else len(PHASE_ORDER), p))  # fmt: skip
+        for phase in phases:
+            lines += _profile_block(r, phase, r.profile[phase])
+    return lines
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _profile_block(r: RunResult, phase: str, entry: dict[str, Any]) -> list[str]:
+    nodes = f", {r.nodes} nodes" if r.nodes > 1 else ""
+    title = f"{r.scenario}: {r.target}, {r.transport}, {r.backend}, N = {r.n:,}{nodes}"
+    lines = [f"### {title} ({phase} phase, {r.started_at})", ""]
+    if entry.get("run_command"):
+        lines += [f"`{entry['run_command']}`", ""]
+    seconds = float(entry.get("seconds", 0.0))
+    processes: dict[str, dict[str, Any]] = entry.get("processes") or {}
+    names = list(processes) or [k for k in r.cpu if k.startswith(("node", "server"))][:1]
+    if entry.get("tool") == "py-spy":
+        rate = int(entry.get("rate", 200))
+        counts = {k: int(v.get("samples", 0)) for k, v in processes.items()} or {
+            name: int(entry.get("samples", 0)) for name in names
+        }
+        active = ", ".join(
+            f"{k} in {100.0 * v / (rate * seconds):.0f} %" for k, v in counts.items() if seconds
+        )
+        said = (
+            f"py-spy, {int(entry.get('samples', 0)):,} samples at {rate} Hz over {seconds:.2f} s"
+            + (f" (active, i.e. running or runnable: {active} of the ticks)" if active else "")
+        )
+        own = entry.get("profiler_cpu") or {}
+        if own:
+            said += "; py-spy's own CPU " + ", ".join(f"{v:.2f}" for v in own.values())
+    else:
+        said = (
+            f"cProfile, {float(entry.get('profiled_seconds', 0.0)):.2f} s profiled in "
+            f"{int(entry.get('calls', 0)):,} calls over {seconds:.2f} s (cProfile slows every "
+            "call: this run's figures are not comparable)"
+        )
+    facts = [said]
+    label, figure = PHASE_FIGURES.get((r.scenario, phase), ("", ""))
+    if figure in r.figures:
+        facts.append(f"{label} {_fmt(r.figures[figure])}")
+    cpu = entry.get("server_cpu") or {}
+    if cpu:
+        facts.append(", ".join(f"{k} CPU {v:.2f}" for k, v in cpu.items()))
+    lines += ["; ".join(facts) + ".", ""]
+    if entry.get("errors"):
+        errors = "; ".join(f"{k}: {v}" for k, v in entry["errors"].items())
+        lines += [f"Profiler errors: {_md(errors)}", ""]
+    groups = dict(sorted((entry.get("groups") or {}).items(), key=lambda kv: -kv[1]))
+    if not groups:
+        return [*lines, "No samples.", ""]
+    heads = ["all", *processes] if processes else names or ["share"]
+    columns = [groups, *processes.values()] if processes else [groups]
+    lines += ["| layer | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+    for layer in groups:
+        cells = [
+            f"{c['groups'][layer]:.1f} %" if layer in c.get("groups", {}) else "-"
+            for c in columns[1:]
+        ]
+        lines.append(f"| {layer} | {groups[layer]:.1f} % | " + " | ".join(cells) + " |"
+                     if cells else f"| {layer} | {groups[layer]:.1f} % |")  # fmt: skip
+    lines += ["", "| self | function |", "|---|---|"]
+    lines += [f"| {pct:.1f} % | `{_md(frame)}` |" for pct, frame in
+              entry.get("self", [])[:PROFILE_TOP_SELF]]  # fmt: skip
+    inclusive = entry.get("inclusive", [])[:PROFILE_TOP_INCLUSIVE]
+    if inclusive:
+        lines += ["", "<details><summary>Top functions by inclusive share</summary>", ""]
+        lines += ["| inclusive | function |", "|---|---|"]
+        lines += [f"| {pct:.1f} % | `{_md(frame)}` |" for pct, frame in inclusive]
+        lines += ["", "</details>"]
+    files = entry.get("collapsed_files")
+    if files:
+        lines += ["", "Collapsed stacks (flamegraph.pl, speedscope): " + ", ".join(files)]
+    return [*lines, ""]
 
 
 def _machine_section(runs: list[RunResult]) -> list[str]:
@@ -496,6 +629,7 @@ def build(results: list[RunResult], out_md: Path, png_dir: Path) -> str:
             lines += _fanout_section(runs, png_dir, out_md.parent)
         else:
             lines += _scenario_section(name, runs)
+    lines += ["## Where the time goes", "", *_profile_section(results)]
     failed = [r for r in results if not r.passed]
     lines += ["## Failed runs", ""]
     if failed:

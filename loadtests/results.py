@@ -53,6 +53,9 @@ class RunResult:
     machine: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
     run_id: str = ""  # shared by the runs of one invocation (same-run ratios)
+    #: `--profile`: measured phase -> where the server's time went (profiling.py): tool,
+    #: command, samples, groups (layer -> % of samples), self and inclusive top frames
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[str]:
@@ -95,7 +98,15 @@ def save(result: RunResult, directory: Path) -> Path:
         f"_x{result.nodes}_n{result.n}_r{result.rep}"
     )
     path = directory / f"{name}.json"
-    path.write_text(json.dumps(result.to_json(), indent=1, sort_keys=True) + "\n")
+    data = result.to_json()
+    for phase, entry in data.get("profile", {}).items():
+        # small collapsed stacks of a profile go beside: <name>.<phase>.<process>.pyspy.txt
+        stacks = entry.pop("collapsed", None) or {}
+        for process, text in stacks.items():
+            raw = directory / _slug(f"{name}.{phase}.{process}.pyspy.txt")
+            raw.write_text(text)
+            entry.setdefault("collapsed_files", []).append(raw.name)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     return path
 
 

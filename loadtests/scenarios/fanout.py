@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from typing import Any, Final
 
+from .. import profiling
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker
 from ..results import RunResult
@@ -144,7 +145,7 @@ async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None
         print(f"capped: {capped}", file=sys.stderr)
     live = ctx.live
     live.phase(f"{result.label}: starting")
-    async with Procs() as procs:
+    async with Procs(cprofile=profiling.tool(ctx) == "cprofile") as procs:
         # the client workers start (and import) while the server starts; their specs follow
         share = [n // workers_k + (1 if i < n % workers_k else 0) for i in range(workers_k)]
         subs: list[Worker] = [
@@ -185,11 +186,12 @@ async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None
 
         await phase("warm-up", {"mode": "closed", "events": warmup, "seconds": 0})
         server_pids = dict(pids)
-        window = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
-        done, drained = await phase(
-            "throughput", {"mode": "closed", "events": events, "seconds": seconds}
-        )
-        cpu = result.cpu = window.stop()
+        async with profiling.phase(ctx, procs, pids, result, "throughput", cores=plan.clients):
+            window = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
+            done, drained = await phase(
+                "throughput", {"mode": "closed", "events": events, "seconds": seconds}
+            )
+            cpu = result.cpu = window.stop()
         own_rate = closed_loop_figures(result, done, drained, n)
         result.figures["frame_bytes"] = float(done.get("frame_bytes", 0))
         server_cpu = [cpu[k] for k in server_pids if k.startswith(("node", "server"))]

@@ -4,17 +4,33 @@ node.
 Per target (Huddle on each backend; bare Starlette on uvicorn-sansio; python-socketio with its
 Redis manager) and rep, fresh processes: the server (Redis when it needs one) and idle client
 workers (`idle_worker`). Huddle's connections are real ones: authenticated (a token per user),
-subscribed to the workspace and joined to presence, with the production keepalive (uvicorn's
-default pings, answered by the client; the node refreshes the presence sessions).
+subscribed to their workspace and joined to its presence, with the production keepalive
+(uvicorn's default pings, answered by the client; the node refreshes the presence sessions).
+
+Layout: connections live in workspaces of a fixed, realistic size, `per_workspace` (10; 3 in
+quick runs, so those still span several): connection `i` (a global index, the workers' ranges
+far apart) is in workspace `w1-<i // per_workspace>` (Huddle; the room of that name on the
+baselines), the same on every target. One workspace for all N would make every
+`presence.join` a broadcast to all N, O(N^2) frames to open N, which measures that broadcast
+instead of idle connections. `kib_per_conn` therefore includes 1/`per_workspace` of a
+workspace's state on the server (its subscription and presence roster).
 
 1. warm-up: `warmup` connections opened (code paths, allocator arenas), client `gc`, settle;
    the server's RSS then is the base;
 2. per step (total connections held, warm-up included): open the ones missing, measuring
    connects/s; client `gc`; settle until the server's RSS is stable; figure
    `kib_per_conn` = (RSS - base) / (step - warmup);
-3. then `check_events` events are published (REST, or a Socket.IO ack'd emit) and every idle
-   connection must get each one (lost, duplicated, out of order, server closes), and for
-   Huddle the presence roster must list one session per connection.
+3. then `check_events` events (3; 5 in quick runs) are published to EVERY workspace in use, by
+   the worker holding its connections (REST, or Socket.IO ack'd emits; 16 workspaces in flight
+   per worker, each workspace's events in order), from a publisher of that workspace and step
+   (`step<N>@<workspace>`). Every idle connection must get exactly its workspace's events,
+   each once and in order (`delivered` compares the total received with exactly the total
+   expected; lost, duplicated, out of order, misrouted, server closes), and for Huddle every
+   workspace's presence roster must list one user and one session per connection in it.
+
+Workers report progress (`stats`) while they open, publish and drain, so a slow phase is told
+from a stuck one: a worker fails the run after STALL_SECONDS without a report or without
+progress, however long the phase takes as a whole.
 
 The server process cannot be made to run `gc` from outside (Huddle has no hook for it): the
 harness waits for its RSS to settle instead, recorded in `params["gc"]`. N above the hard fd
@@ -29,7 +45,8 @@ import math
 import sys
 import time
 from collections import Counter
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import httpx
 
@@ -39,13 +56,22 @@ from ..results import RunResult
 from ..tokens import make_token
 from . import RunContext
 from .common import Case, as_list, relay, start_target
-from .worker_common import ORG, WORKSPACE
+from .idle_worker import workspace_of
+from .worker_common import ORG
 
 WORKER: Final = "loadtests.scenarios.idle_worker"
 TARGETS: Final = ("huddle", "starlette", "socketio")
 FULL_STEPS: Final = (1000, 2500, 5000, 10_000)
 HUDDLE_MAX_CONNECTIONS: Final = 10_000  # HUDDLE_WS_MAX_CONNECTIONS' default
 PER_WORKER: Final = 5000
+FIRST_STRIDE: Final = 10**6  # worker i's connections are i * FIRST_STRIDE, + 1, …
+PER_WORKSPACE: Final = 10  # connections per workspace (room); QUICK_PER_WORKSPACE in quick runs
+QUICK_PER_WORKSPACE: Final = 3
+CHECK_EVENTS: Final = 3  # per workspace and step; QUICK_CHECK_EVENTS in quick runs
+QUICK_CHECK_EVENTS: Final = 5
+STALL_SECONDS: Final = 90.0  # > idle_worker.OPEN_TIMEOUT: no report or no progress that long
+ROSTER_CONCURRENCY: Final = 16
+MISMATCHES_SHOWN: Final = 3
 
 
 class IdleConnections:
@@ -101,12 +127,45 @@ async def _stable_rss(pid: int, settle: float) -> int:
     return before
 
 
+async def expect(
+    w: Worker,
+    op: str,
+    live: Any,
+    stall: float = STALL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Report `op` from `w`, however long it takes while the worker's `stats` reports show
+    progress; RuntimeError after `stall` seconds without a report or without progress."""
+    progress, since = None, clock()
+    while True:
+        message = await w.recv(stall)
+        if message.get("op") == op:
+            return message
+        if message.get("op") != "stats":
+            continue
+        live.stats(w.name, message)
+        now = clock()
+        if message.get("progress") != progress:
+            progress, since = message.get("progress"), now
+        elif now - since > stall:
+            raise RuntimeError(
+                f"worker {w.name} made no progress for {stall} s waiting for {op!r}: {message}"
+            )
+
+
+def layout(first: int, held: int, per_workspace: int) -> Counter[str]:
+    """Connections per workspace of a worker holding connections `first`, … `first + held - 1`."""
+    return Counter(workspace_of(i, per_workspace) for i in range(first, first + held))
+
+
 async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> list[RunResult]:
     quick = ctx.quick
+    p = ctx.params
     steps, capped = _cap(case.target, steps)
-    warmup = int(ctx.params.get("warmup") or (2 if quick else 100))
+    warmup = int(p.get("warmup") or (2 if quick else 100))
     warmup = min(warmup, max(1, steps[0] // 2))
-    check_events = 5 if quick else 20
+    per_workspace = int(p.get("per_workspace") or (QUICK_PER_WORKSPACE if quick else PER_WORKSPACE))
+    check_events = int(p.get("check_events") or (QUICK_CHECK_EVENTS if quick else CHECK_EVENTS))
     settle = 0.2 if quick else 0.5
     plan = plan_cores(1)
     workers_k = max(1, math.ceil(max(steps) / PER_WORKER))
@@ -137,9 +196,16 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             )
             workers.append(w)
         target_url = urls[0]
-        for i, w in enumerate(workers):
+        firsts = [i * FIRST_STRIDE for i in range(workers_k)]
+        for w, first in zip(workers, firsts, strict=True):
             w.send(
-                {"target": case.target, "urls": urls, "secret": procs.secret, "first": i * 10**6}
+                {
+                    "target": case.target,
+                    "urls": urls,
+                    "secret": procs.secret,
+                    "first": first,
+                    "per_workspace": per_workspace,
+                }
             )
             await relay(w, "ready", live, 30.0)
 
@@ -157,7 +223,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             failed, errors = 0, []
             for i, (w, have, goal) in enumerate(zip(workers, held, want, strict=True)):
                 if goal > have:
-                    r = await relay(w, "opened", live, 60.0 + (goal - have) / 50)
+                    r = await expect(w, "opened", live)
                     failed += int(r["failed"])
                     errors += r["errors"]
                     held[i] = goal
@@ -174,8 +240,6 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
         await gc_all()
         base_rss = await _stable_rss(server_pid, settle)
         base_redis = rss_of(pids["redis"]) if "redis" in pids else 0
-        expected: dict[str, int] = {}
-        published = 0
         current = warmup
         for step in steps:
             result = RunResult(
@@ -189,7 +253,8 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
                 params={
                     "warmup": warmup,
                     "steps": steps,
-                    "check_events": check_events,
+                    "per_workspace": per_workspace,
+                    "check_events": check_events,  # per workspace
                     "client_workers": workers_k,
                     "cores": plan.describe(),
                     "keepalive": "production defaults: uvicorn pings, answered by the client"
@@ -199,6 +264,7 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
                         "starlette": "/ws/<room>",
                         "socketio": "connect, join room",
                     }[case.target],
+                    "layout": f"connection i in workspace/room w1-<i // {per_workspace}>",
                     "gc": "client gc.collect(); server RSS read once stable (no server gc hook)",
                     "quick": quick,
                     **{k: v for k, v in base_result.params.items() if k == "server_argv"},
@@ -223,6 +289,13 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             await gc_all()
             rss = await _stable_rss(server_pid, settle)
             measured = max(1, step - warmup)
+            layouts = [
+                layout(first, have, per_workspace) for first, have in zip(firsts, held, strict=True)
+            ]
+            sizes: Counter[str] = Counter()
+            for one in layouts:
+                sizes.update(one)
+            result.params["workspaces"] = len(sizes)
             result.figures.update(
                 connects_per_s=round(added / seconds, 1) if added > 0 and seconds > 0 else 0.0,
                 kib_per_conn=round((rss - base_rss) / measured / 1024, 2),
@@ -239,36 +312,55 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
             if failed_total:
                 result.checks["connect_errors"] = "; ".join(errors_all[:3])
 
-            # still live: every idle connection gets the events published now
-            live.phase(f"{result.label}: checking delivery")
+            # still live: every idle connection gets the events published now to its workspace
+            live.phase(f"{result.label}: checking delivery to {len(sizes)} workspaces")
             for w in workers:
                 w.send({"op": "reset"})
             for w in workers:
                 await relay(w, "reset_done", live, 30.0)
-            workers[0].send({"op": "publish", "events": check_events, "pub": f"step{step}"})
-            pub = await relay(workers[0], "published", live, 60.0 + check_events)
-            result.checks["publish"] = "ok" if not pub["error"] else pub["error"]
-            expected = pub["last"]
-            published = max(expected.values(), default=0)
+            pub = f"step{step}"
+            for w, one in zip(workers, layouts, strict=True):
+                w.send({"op": "publish", "workspaces": sorted(one), "events": check_events,
+                        "pub": pub})  # fmt: skip
+            expected: list[dict[str, dict[str, int]]] = []
+            publish_errors: list[str] = []
             for w in workers:
-                w.send({"op": "drain", "total": published})
-            received = 0
+                r = await expect(w, "published", live)
+                publish_errors += r["errors"]
+                expected.append({ws: {f"{pub}@{ws}": int(n)} for ws, n in r["last"].items()})
+            short = [ws for ws in sizes if all(ws not in e for e in expected)]
+            short += [
+                ws for e in expected for ws, pubs in e.items() if pubs[f"{pub}@{ws}"] < check_events
+            ]
+            result.checks["publish"] = (
+                "ok"
+                if not publish_errors and not short
+                else f"{len(short)} workspaces short; " + "; ".join(publish_errors[:3])
+            )
+            for w, e in zip(workers, expected, strict=True):
+                w.send({"op": "drain", "expected": e})
+            received = misrouted = 0
             for w in workers:
-                received += int((await relay(w, "drained", live, 60.0))["received"])
-            for w in workers:
-                w.send({"op": "check", "expected": expected})
+                r = await expect(w, "drained", live)
+                received += int(r["received"])
+                misrouted += int(r["misrouted"])
+            for w, e in zip(workers, expected, strict=True):
+                w.send({"op": "check", "expected": e})
             counters: Counter[str] = Counter()
             closes: Counter[str] = Counter()
             for w in workers:
                 r = await relay(w, "checked", live, 60.0)
                 counters.update({k: int(v) for k, v in r["counters"].items()})
                 closes.update({str(k): int(v) for k, v in r["closes"].items()})
+            counters["misrouted"] = misrouted
             result.counters = dict(counters)
             result.closes = dict(closes)
-            want = published * step
-            result.checks["delivered"] = "ok" if received == want else f"{received} of {want}"
+            # exactly: every connection of every workspace, each event published there once
+            want = check_events * sum(sizes.values())
+            result.checks["delivered"] = delivered_verdict(received, want, misrouted)
             if case.target == "huddle":
-                result.checks["presence"] = await _presence_check(target_url, procs, step)
+                live.phase(f"{result.label}: checking {len(sizes)} presence rosters")
+                result.checks["presence"] = await _presence_check(target_url, procs, sizes)
             results.append(result)
         for w in workers:
             w.send({"op": "close"})
@@ -277,16 +369,50 @@ async def run_case(ctx: RunContext, case: Case, steps: list[int], rep: int) -> l
     return results
 
 
-async def _presence_check(url: str, procs: Procs, step: int) -> str:
-    token = make_token(procs.secret, "checker", ORG, WORKSPACE)
-    async with httpx.AsyncClient(timeout=30) as http:
-        answer = await http.get(
-            f"{url}/v1/orgs/{ORG}/workspaces/{WORKSPACE}/sync/presence",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    if answer.status_code != 200:
-        return f"roster answered {answer.status_code}"
-    doc = answer.json()
-    if doc.get("sessions") != step or doc.get("count") != step:
-        return f"roster: {doc.get('count')} users, {doc.get('sessions')} sessions; want {step}"
-    return "ok"
+def delivered_verdict(received: int, want: int, misrouted: int) -> str:
+    """Answers "ok" only when exactly `want` events arrived, none from another workspace."""
+    if received == want and not misrouted:
+        return "ok"
+    return f"{received} of {want}" + (f", {misrouted} misrouted" if misrouted else "")
+
+
+async def _presence_check(url: str, procs: Procs, sizes: Counter[str]) -> str:
+    """Every workspace's roster lists one user with one session per connection in it."""
+    gate = asyncio.Semaphore(ROSTER_CONCURRENCY)
+    limits = httpx.Limits(max_connections=ROSTER_CONCURRENCY)
+
+    async def roster(http: httpx.AsyncClient, ws: str) -> tuple[str, int, int, str]:
+        token = make_token(procs.secret, "checker", ORG, ws)
+        async with gate:
+            answer = await http.get(
+                f"{url}/v1/orgs/{ORG}/workspaces/{ws}/sync/presence",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        if answer.status_code != 200:
+            return ws, -1, -1, f"answered {answer.status_code}"
+        doc = answer.json()
+        return ws, int(doc.get("count", -1)), int(doc.get("sessions", -1)), ""
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        rosters = await asyncio.gather(*(roster(http, ws) for ws in sorted(sizes)))
+    return roster_verdict(sizes, rosters)
+
+
+def roster_verdict(sizes: Counter[str], rosters: list[tuple[str, int, int, str]]) -> str:
+    """Answers "ok" when each roster `(workspace, users, sessions, error)` lists
+    `sizes[workspace]` users and sessions (one user per connection) and no workspace lacks one;
+    else the count of wrong workspaces, the sums and the first MISMATCHES_SHOWN mismatches."""
+    seen = {ws for ws, _, _, _ in rosters}
+    bad = [f"{ws}: no roster, want {sizes[ws]}" for ws in sorted(set(sizes) - seen)]
+    bad += [
+        f"{ws}: {error or f'{users} users, {sessions} sessions'}, want {sizes[ws]}"
+        for ws, users, sessions, error in rosters
+        if error or users != sizes[ws] or sessions != sizes[ws]
+    ]
+    if not bad:
+        return "ok"
+    total = sum(max(0, s) for _, _, s, _ in rosters)
+    return (
+        f"{len(bad)} of {len(sizes)} workspaces wrong ({total} sessions in all, want "
+        f"{sum(sizes.values())}): " + "; ".join(bad[:MISMATCHES_SHOWN])
+    )

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import httpx
 
+from .. import profiling
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker
 from ..results import RunResult
@@ -94,7 +95,7 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
     live.phase(f"{result.label}: starting")
     users = [f"u{i}" for i in range(1, clients + 1)]
     locks = [f"L{i}" for i in range(1, n_locks + 1)]
-    async with Procs() as procs:
+    async with Procs(cprofile=profiling.tool(ctx) == "cprofile") as procs:
         url, server_pids = await start_node(procs, backend, plan, {})
         observer = await procs.spawn_worker(
             WORKER, name="observer", args=["--worker"], cores=plan.clients
@@ -128,12 +129,15 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
 
         async def contend(via: str, ops: int) -> dict[str, float]:
             live.phase(f"{result.label}: {via}")
-            cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
-            share = [ops // workers_k + (1 if i < ops % workers_k else 0) for i in range(workers_k)]
-            for w, mine in zip(lockers, share, strict=True):
-                w.send({"op": "contend", "via": via, "ops": mine, "seconds": seconds})
-            done = await relay_all(lockers, "contended", live, 120.0 + seconds * 4)
-            used = cpu.stop()
+            async with profiling.phase(ctx, procs, server_pids, result, via, cores=plan.clients):
+                cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
+                share = [
+                    ops // workers_k + (1 if i < ops % workers_k else 0) for i in range(workers_k)
+                ]
+                for w, mine in zip(lockers, share, strict=True):
+                    w.send({"op": "contend", "via": via, "ops": mine, "seconds": seconds})
+                done = await relay_all(lockers, "contended", live, 120.0 + seconds * 4)
+                used = cpu.stop()
             span = max(
                 (max(int(d["t1"]) for d in done) - min(int(d["t0"]) for d in done)) / 1e9, 1e-6
             )

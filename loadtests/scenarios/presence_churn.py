@@ -25,6 +25,7 @@ from typing import Final
 
 import httpx
 
+from .. import profiling
 from ..checks import check_presence
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker
@@ -101,7 +102,7 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
     live.phase(f"{result.label}: starting")
     entities = [f"e{i}" for i in range(1, n_entities + 1)]
     user_ids = [f"u{i}" for i in range(1, users + 1)]
-    async with Procs() as procs:
+    async with Procs(cprofile=profiling.tool(ctx) == "cprofile") as procs:
         url, server_pids = await start_node(procs, backend, plan, {})
         churners: list[Worker] = []
         for i in range(workers_k):
@@ -138,15 +139,16 @@ async def run_case(ctx: RunContext, backend: str, rep: int) -> RunResult:
         connect_check(result, await relay_all(workers, "ready", live, 60.0 + n / 50))
 
         live.phase(f"{result.label}: churn")
-        cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
-        reader.send({"op": "read"})
-        share = [ops // workers_k + (1 if i < ops % workers_k else 0) for i in range(workers_k)]
-        for w, mine in zip(churners, share, strict=True):
-            w.send({"op": "churn", "ops": mine, "seconds": seconds})
-        churned = await relay_all(churners, "churned", live, 120.0 + seconds * 4)
-        reader.send({"op": "stop"})
-        read = await relay(reader, "stopped", live, 60.0)
-        result.cpu = cpu.stop()
+        async with profiling.phase(ctx, procs, server_pids, result, "churn", cores=plan.clients):
+            cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
+            reader.send({"op": "read"})
+            share = [ops // workers_k + (1 if i < ops % workers_k else 0) for i in range(workers_k)]
+            for w, mine in zip(churners, share, strict=True):
+                w.send({"op": "churn", "ops": mine, "seconds": seconds})
+            churned = await relay_all(churners, "churned", live, 120.0 + seconds * 4)
+            reader.send({"op": "stop"})
+            read = await relay(reader, "stopped", live, 60.0)
+            result.cpu = cpu.stop()
         result.client_bound = client_bound(result.cpu, [w.name for w in workers], plan)
 
         span = max(

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from typing import Final
 
+from .. import profiling
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker, cpu_of
 from ..results import RunResult
@@ -115,7 +116,7 @@ async def run_case(ctx: RunContext, case: Case, mode: str, rep: int) -> RunResul
         print(f"capped: {capped}", file=sys.stderr)
     live = ctx.live
     live.phase(f"{result.label}: starting")
-    async with Procs() as procs:
+    async with Procs(cprofile=profiling.tool(ctx) == "cprofile") as procs:
         # the fan-out case shape, for the shared server start (its transport is unused there)
         urls, pids = await start_target(procs, case, plan, result)
         share = [n // workers_k + (1 if i < n % workers_k else 0) for i in range(workers_k)]
@@ -146,17 +147,18 @@ async def run_case(ctx: RunContext, case: Case, mode: str, rep: int) -> RunResul
         for w in pollers:
             w.send({"op": "mark"})
         marks = [await relay(w, "marked", live, 30.0) for w in pollers]
-        cpu0 = {k: cpu_of(pid) for k, pid in watched.items()}
-        wall0 = time.monotonic()
-        live.phase(f"{result.label}: publishing {events} at {rate:g}/s")
-        pub.send({"op": "phase", "rate": rate, "events": events})
-        done = await relay(pub, "phase_done", live, 60.0 + events / rate * 4)
-        sent = int(done["sent"])
-        for w in pollers:
-            w.send({"op": "drain", "total": sent})
-        drained = [await relay(w, "drained", live, 120.0) for w in pollers]
-        wall = time.monotonic() - wall0
-        result.cpu = {k: round((cpu_of(pid) - cpu0[k]) / wall, 3) for k, pid in watched.items()}
+        async with profiling.phase(ctx, procs, pids, result, "polling", cores=plan.clients):
+            cpu0 = {k: cpu_of(pid) for k, pid in watched.items()}
+            wall0 = time.monotonic()
+            live.phase(f"{result.label}: publishing {events} at {rate:g}/s")
+            pub.send({"op": "phase", "rate": rate, "events": events})
+            done = await relay(pub, "phase_done", live, 60.0 + events / rate * 4)
+            sent = int(done["sent"])
+            for w in pollers:
+                w.send({"op": "drain", "total": sent})
+            drained = [await relay(w, "drained", live, 120.0) for w in pollers]
+            wall = time.monotonic() - wall0
+            result.cpu = {k: round((cpu_of(pid) - cpu0[k]) / wall, 3) for k, pid in watched.items()}
 
         t0 = min([int(done["t0"])] + [int(m["t"]) for m in marks])
         t_end = max(int(d["t"]) for d in drained)

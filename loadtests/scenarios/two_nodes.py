@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from typing import Any, Final
 
+from .. import profiling
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker
 from ..results import RunResult
@@ -128,7 +129,7 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
         print(f"capped: {capped}", file=sys.stderr)
     live = ctx.live
     live.phase(f"{result.label}: starting")
-    async with Procs() as procs:
+    async with Procs(cprofile=profiling.tool(ctx) == "cprofile") as procs:
         redis = await procs.redis(cores=plan.redis)
         pids: dict[str, int] = {"redis": redis.pid}
         nodes = []
@@ -176,11 +177,12 @@ async def run_case(ctx: RunContext, case: Case, rep: int, pace: float | None) ->
             return done, [await relay(w, "drained", live, 120.0) for w in subs]
 
         await phase("warm-up", {"mode": "closed", "events": warmup, "seconds": 0})
-        window = CpuWindow({**pids, **{w.name: w.pid for w in workers}})
-        done, drained = await phase(
-            "throughput", {"mode": "closed", "events": events, "seconds": seconds}
-        )
-        cpu = result.cpu = window.stop()
+        async with profiling.phase(ctx, procs, pids, result, "throughput", cores=plan.clients):
+            window = CpuWindow({**pids, **{w.name: w.pid for w in workers}})
+            done, drained = await phase(
+                "throughput", {"mode": "closed", "events": events, "seconds": seconds}
+            )
+            cpu = result.cpu = window.stop()
         own_rate = closed_loop_figures(result, done, drained, n)
         client_cpu = [cpu[w.name] for w in workers]
         node_cpu = [cpu[k] for k in pids if k.startswith("node")]

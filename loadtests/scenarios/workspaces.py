@@ -27,6 +27,7 @@ import math
 from collections import Counter
 from typing import Any, Final
 
+from .. import profiling
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker
 from ..results import RunResult
@@ -119,7 +120,7 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
     live = ctx.live
     live.phase(f"{result.label}: starting")
     ws_ids = [f"w{i}" for i in range(1, n_ws + 1)]
-    async with Procs() as procs:
+    async with Procs(cprofile=profiling.tool(ctx) == "cprofile") as procs:
         url, server_pids = await start_node(procs, backend, plan, HUDDLE_CHANGES)
         subs: list[Worker] = []
         # whole workspaces per worker keeps each worker's share of the fan-out even
@@ -168,9 +169,12 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
             return done, await relay_all(subs, "drained", live, 120.0)
 
         await phase("warm-up", warmup, 0.0)
-        window_cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
-        done, drained = await phase("throughput", events, seconds)
-        result.cpu = window_cpu.stop()
+        async with profiling.phase(
+            ctx, procs, server_pids, result, "throughput", cores=plan.clients
+        ):
+            window_cpu = CpuWindow({**server_pids, **{w.name: w.pid for w in workers}})
+            done, drained = await phase("throughput", events, seconds)
+            result.cpu = window_cpu.stop()
         t0 = int(done["t0"])
         last_rx = max([int(d["last_rx_ns"]) for d in drained] + [int(done["t1"])])
         span = max(last_rx - t0, 1) / 1e9

@@ -48,6 +48,10 @@ def test_idle_connections_tiny(tmp_path: Path) -> None:
     for r in runs:
         assert "kib_per_conn" in r.figures
         assert r.figures["connects_per_s"] > 0
+        # quick runs too spread their connections over workspaces (rooms), of 3 (full: 10)
+        assert r.params["per_workspace"] == 3
+        assert r.params["workspaces"] == -(-r.n // 3)
+        assert r.counters["misrouted"] == 0
     assert all("presence" in r.checks for r in runs if r.target == "huddle")
 
 
