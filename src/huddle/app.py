@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
 
 from . import __version__
 from .api import (
@@ -74,9 +75,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         custom_objects.router,
         sync.router,
         sse.router,
-        ws.router,
         apikeys.router,
         metrics.router,
     ):
         app.include_router(router)
+    app.router.routes.append(WebSocketRoute(ws.PATH, ws.websocket_endpoint))
     return app

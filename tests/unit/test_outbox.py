@@ -67,16 +67,19 @@ async def test_frames_offered_while_the_writer_holds_a_batch_queue_behind_it() -
     assert socket.written == ["c"]
 
 
-async def test_a_full_queue_overflows_and_refuses_without_touching_the_sink() -> None:
+async def test_a_full_queue_overflows_once_and_refuses_without_touching_the_sink() -> None:
     socket = Socket()
-    outbox = Outbox(limit=2, sink=socket)
+    overflows: list[bool] = []
+    outbox = Outbox(limit=2, sink=socket, on_overflow=lambda: overflows.append(True))
     socket.paused = True
     assert outbox.offer("a") and outbox.offer("b")
     assert not outbox.offer("c")
-    assert outbox.overflowed and outbox.overflowing.is_set()
+    assert outbox.overflowed and overflows == [True]
     socket.paused = False
     assert not outbox.offer("d")
-    assert socket.written == []
+    outbox.overflow()
+    assert socket.written == [] and overflows == [True]
+    assert await outbox.take() == []
 
 
 async def test_a_closed_outbox_refuses_and_wakes_the_writer() -> None:

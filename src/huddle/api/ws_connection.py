@@ -74,9 +74,15 @@ class Connection:
         self.principal = principal
         self.codec = codec
         self.id = f"ws-{secrets.token_hex(6)}"
-        self.outbox = Outbox(rt.settings.outbox_limit, sink=self._send_now)
+        self.outbox = Outbox(
+            rt.settings.outbox_limit, sink=self._send_now, on_overflow=self._slow_consumer
+        )
         self._stalled: asyncio.Task[None] | None = None
         self._send_failure: Exception | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
         self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, contextlib.AsyncExitStack] = {}
         self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
@@ -131,12 +137,14 @@ class Connection:
     # --- the conversation --------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Read in this task; the writer task drains what queued. The expiry watch is a timer
+        and the slow-consumer guard a callback, not tasks: an idle connection is small."""
         self.reply_hello()
+        self._watch_expiry()
         try:
             async with asyncio.TaskGroup() as group:
-                writer = group.create_task(self._write())
-                watch = group.create_task(self._watch_expiry())
-                guard = group.create_task(self._guard(writer))
+                self._group = group
+                writer = self._writer = group.create_task(self._write())
                 if await self._read():
                     writer.cancel()  # the client left: nobody to write to
                 else:
@@ -144,11 +152,15 @@ class Connection:
                         async with asyncio.timeout(self.rt.settings.redis_timeout):
                             await asyncio.shield(writer)  # flush, then the close frame
                     writer.cancel()
-                watch.cancel()
-                guard.cancel()
+                self._group = None
+                if self._closer is not None:
+                    self._closer.cancel()
         except* WebSocketDisconnect:
             pass
         finally:
+            self._group = None
+            if self._expiry is not None:
+                self._expiry.cancel()
             if self.outbox.overflowed:
                 self.rt.services.node.metrics.slow_consumer("ws")
             self._abandon_stalled_send()
@@ -204,25 +216,30 @@ class Connection:
                 await self.websocket.close(code, code.reason)
                 return
 
-    async def _guard(self, writer: asyncio.Task[None]) -> None:
-        """A lagging client's writer may be blocked in a send that never completes: on
-        overflow, stop it and close with 4008 (queued behind what the socket holds)."""
-        await self.outbox.overflowing.wait()
-        writer.cancel()
-        with contextlib.suppress(Exception):
-            await self.websocket.close(CloseCode.SLOW_CONSUMER, CloseCode.SLOW_CONSUMER.reason)
+    def _slow_consumer(self) -> None:
+        """The outbox overflowed. The writer may be blocked in a send that never completes:
+        stop it and close with 4008 (queued behind what the socket holds)."""
+        if self._writer is not None:
+            self._writer.cancel()
+        if self._group is not None:
+            self._closer = self._group.create_task(self._close(CloseCode.SLOW_CONSUMER))
         self.close_code = CloseCode.SLOW_CONSUMER
 
-    async def _watch_expiry(self) -> None:
-        while True:
-            expires_at = self.principal.expires_at
-            if expires_at is None:
-                return
-            left = expires_at + self.rt.settings.jwt_leeway - time.time()
-            if left <= 0:
-                self.close_soon(CloseCode.AUTH_EXPIRED)
-                return
-            await asyncio.sleep(min(left, 60.0))
+    async def _close(self, code: CloseCode) -> None:
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code, code.reason)
+
+    def _watch_expiry(self) -> None:
+        """Close with 4010 once the credential expired; look again at most a minute later,
+        since `auth.refresh` may have moved the deadline meanwhile."""
+        expires_at = self.principal.expires_at
+        if expires_at is None or self.close_code is not None:
+            return
+        left = expires_at + self.rt.settings.jwt_leeway - time.time()
+        if left <= 0:
+            self.close_soon(CloseCode.AUTH_EXPIRED)
+            return
+        self._expiry = asyncio.get_running_loop().call_later(min(left, 60.0), self._watch_expiry)
 
     async def _cleanup(self) -> None:
         """Leave every workspace and presence session this connection held. Shielded: the

@@ -4,7 +4,6 @@ for the session's writer."""
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
 
 Frame = str | bytes
@@ -23,6 +22,9 @@ class Outbox:
     the writer's hands is written at once: no queue, no wake-up of the writer. Frames queue
     only when the sink declines (the socket is busy or paused) and until the queue drains,
     so the order of frames is the order of offers.
+
+    An outbox holds no event or queue objects while idle (an idle connection costs memory, and
+    a node holds thousands): frames sit in a list, and a waiting writer in a future.
     """
 
     __slots__ = (
@@ -30,22 +32,27 @@ class Outbox:
         "_frames",
         "_in_flight",
         "_limit",
+        "_on_overflow",
         "_sink",
-        "_wake",
+        "_waiter",
         "overflowed",
-        "overflowing",
     )
 
-    def __init__(self, limit: int, sink: Sink | None = None) -> None:
+    def __init__(
+        self,
+        limit: int,
+        sink: Sink | None = None,
+        on_overflow: Callable[[], object] | None = None,
+    ) -> None:
         self._limit = limit
         self._sink = sink
-        self._frames: deque[Frame] = deque()
+        #: Called once on overflow, for a guard that must act even while the writer is blocked.
+        self._on_overflow = on_overflow
+        self._frames: list[Frame] = []
         self._in_flight = False
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self.overflowed = False
-        #: Set on overflow, for a guard that must act even while the writer is blocked.
-        self.overflowing = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -64,20 +71,28 @@ class Outbox:
             self.overflow()
             return False
         self._frames.append(frame)
-        self._wake.set()
+        self._wake()
         return True
 
     def overflow(self) -> None:
         """Mark the outbox overflowed (its owner fell too far behind) and wake the writer."""
+        if self.overflowed:
+            return
         self.overflowed = True
         self._frames.clear()
-        self._wake.set()
-        self.overflowing.set()
+        self._wake()
+        if self._on_overflow is not None:
+            self._on_overflow()
 
     def close(self) -> None:
         """No more frames are accepted; a waiting writer wakes up with what is left."""
         self._closed = True
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def take(self, within: float | None = None) -> list[Frame]:
         """Every queued frame, oldest first, waiting up to `within` seconds for the first one.
@@ -88,13 +103,15 @@ class Outbox:
         rather than going to the sink."""
         self._in_flight = False
         if not self._frames and not self.closed:
-            self._wake.clear()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
                 async with asyncio.timeout(within):
-                    await self._wake.wait()
+                    await waiter
             except TimeoutError:
                 return []
-        frames = list(self._frames)
-        self._frames.clear()
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        frames, self._frames = self._frames, []
         self._in_flight = bool(frames)
         return frames
