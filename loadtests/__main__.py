@@ -34,46 +34,55 @@ from typing import Any
 from .machine import REPO, machine_facts, raise_fd_limit
 from .results import DEFAULT_DIR, RunResult, save
 
-#: `make bench`: the full matrix of issue 6, every scenario at the issue's sizes.
-FULL_MATRIX: dict[str, dict[str, Any]] = {
-    # (1) one publisher, N = 100 / 1,000 / 5,000 subscribers of one workspace
-    "fanout": {
-        "transport": ["ws-json", "ws-msgpack", "sse"],
-        "backend": ["memory", "redis"],
-        "n": [100, 1000, 5000],
-        "reps": 3,
-    },
-    # (2) 1,000 workspaces x 10 clients, publishers on random workspaces
-    "workspaces": {
-        "transport": ["ws-json"],
-        "backend": ["memory", "redis"],
-        "workspaces": 1000,
-        "clients_per_workspace": 10,
-        "publishers": 4,
-        "reps": 3,
-    },
-    # (3) presence churn: users with several sessions, readers polling counts and summaries
-    "presence": {"backend": ["memory", "redis"], "users": 500, "sessions": 3, "readers": 8,
-                 "reps": 3},
-    # (4) lock contention: many clients on few locks over WS, REST reported apart
-    "locks": {"backend": ["redis", "memory"], "n": [200], "locks": 8, "reps": 3},
-    # (5) REST pollers on ?after= and wait=
-    "rest_poll": {
-        "transport": ["rest-after", "rest-wait"],
-        "backend": ["memory", "redis"],
-        "n": [10, 100, 1000],
-        "reps": 3,
-    },
-    # (6) idle connections stepped to 10,000 per node, beside bare uvicorn and python-socketio
-    "idle": {
-        "target": ["huddle", "starlette", "socketio"],
-        "backend": ["memory", "redis"],
-        "n": [1000, 2500, 5000, 10_000],
-        "reps": 3,
-    },
-    # (7) two nodes on one Redis vs one node at the same paced rate
-    "two_nodes": {"transport": ["ws-json"], "n": [100, 1000], "reps": 3},
-}  # fmt: skip
+#: `make bench`: every scenario of issue 6 and every baseline, about 45 minutes on the reference
+#: machine (2 cores). Three interleaved reps where a throughput target is judged (fan-out, locks,
+#: two nodes at N = 1,000); one rep for the N sweep, idle memory and the other scenarios. Baselines
+#: that ignore the backend run beside Huddle on memory://; on redis:// Huddle runs beside
+#: raw websockets (which paces the latency run) and python-socketio with its Redis manager.
+#: Last, one profiled run (py-spy, else cProfile) of each case with a target; the report keeps
+#: profiled runs out of its figures.
+FULL_PLAN: list[tuple[str, dict[str, Any]]] = [
+    # (1) fan-out: the targets at N = 1,000, three reps
+    ("fanout", {"transport": "ws-json", "backend": "memory", "n": 1000, "reps": 3,
+                "target": "huddle,raw-ws,starlette"}),
+    ("fanout", {"transport": "ws-json", "backend": "redis", "n": 1000, "reps": 3,
+                "target": "huddle,raw-ws,socketio"}),
+    ("fanout", {"transport": "ws-msgpack", "backend": "memory", "n": 1000, "reps": 3,
+                "target": "huddle,raw-ws"}),
+    ("fanout", {"transport": "sse", "backend": "memory", "n": 1000, "reps": 3,
+                "target": "huddle,starlette"}),
+    ("fanout", {"transport": "ws-msgpack,sse", "backend": "redis", "n": 1000, "reps": 1,
+                "target": "huddle"}),
+    # (1) fan-out: N = 100 and 5,000, one rep
+    ("fanout", {"transport": "ws-json", "backend": "memory", "n": "100,5000", "reps": 1,
+                "target": "huddle,raw-ws,starlette"}),
+    ("fanout", {"transport": "ws-json", "backend": "redis", "n": "100,5000", "reps": 1,
+                "target": "huddle,raw-ws,socketio"}),
+    # (2) 1,000 workspaces x 10 clients
+    ("workspaces", {"backend": "memory,redis", "reps": 1}),
+    # (3) presence churn
+    ("presence", {"backend": "memory,redis", "reps": 1}),
+    # (4) lock contention: 200 clients on 8 locks
+    ("locks", {"backend": "redis", "n": 200, "reps": 3}),
+    ("locks", {"backend": "memory", "n": 200, "reps": 1}),
+    # (5) REST pollers
+    ("rest_poll", {"transport": "rest-after,rest-wait", "backend": "memory,redis",
+                   "n": "100,1000", "reps": 1}),
+    # (6) idle connections stepped to 10,000
+    ("idle", {"target": "huddle", "backend": "memory,redis", "n": "1000,2500,5000,10000",
+              "reps": 1}),
+    ("idle", {"target": "starlette,socketio", "n": "1000,2500,5000,10000", "reps": 1}),
+    # (7) two nodes on one Redis
+    ("two_nodes", {"transport": "ws-json", "n": 1000, "reps": 3}),
+    ("two_nodes", {"transport": "ws-json", "n": 100, "reps": 1}),
+    # where the time goes: one profiled run per case with a target
+    ("fanout", {"transport": "ws-json", "backend": "memory", "n": 1000, "reps": 1,
+                "target": "huddle", "profile": "auto"}),
+    ("fanout", {"transport": "ws-json", "backend": "redis", "n": 1000, "reps": 1,
+                "target": "huddle", "profile": "auto"}),
+    ("locks", {"backend": "redis", "n": 200, "reps": 1, "profile": "auto"}),
+    ("two_nodes", {"transport": "ws-json", "n": 1000, "reps": 1, "profile": "auto"}),
+]  # fmt: skip
 
 
 #: `make bench-quick`: every scenario and baseline tiny, on memory:// (the baselines ignore the
@@ -185,7 +194,6 @@ def _execute(plan: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, q
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .scenarios import SCENARIOS
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -211,8 +219,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "quick":
         plan = QUICK_PLAN
         return _execute(plan, args, quick=True)
-    # all: the full matrix, then the page
-    plan = [(name, dict(FULL_MATRIX.get(name, {}))) for name in SCENARIOS]
+    # all: the full plan, then the page
+    plan = [(name, dict(params)) for name, params in FULL_PLAN]
+    profiled = [params for _, params in plan if params.get("profile") == "auto"]
+    if profiled:
+        from .profiling import choose
+
+        chosen, why = choose("auto")
+        print(f"profile: {chosen} ({why})", file=sys.stderr)
+        for params in profiled:
+            params["profile"] = chosen
+            params["command"] = "python -m loadtests all"
     code = _execute(plan, args, quick=False)
     from .report import build_from
 

@@ -586,8 +586,11 @@ def _fanout_plots(runs: list[RunResult], png_dir: Path) -> list[Path]:
     return made
 
 
-def build(results: list[RunResult], out_md: Path, png_dir: Path) -> str:
-    """Write the page (and its PNGs) for `results`; returns the Markdown."""
+def build(stored: list[RunResult], out_md: Path, png_dir: Path) -> str:
+    """Write the page (and its PNGs) for `stored`; returns the Markdown. Profiled runs feed
+    only "Where the time goes" (and "Failed runs"): a sampler shares the machine, so their
+    figures stay out of the tables and the targets."""
+    results = [r for r in stored if not r.params.get("profiled")]
     lines = [
         "# Benchmarks",
         "",
@@ -629,8 +632,8 @@ def build(results: list[RunResult], out_md: Path, png_dir: Path) -> str:
             lines += _fanout_section(runs, png_dir, out_md.parent)
         else:
             lines += _scenario_section(name, runs)
-    lines += ["## Where the time goes", "", *_profile_section(results)]
-    failed = [r for r in results if not r.passed]
+    lines += ["## Where the time goes", "", *_profile_section(stored)]
+    failed = [r for r in stored if not r.passed]
     lines += ["## Failed runs", ""]
     if failed:
         lines += [f"- {r.label}: {'; '.join(r.failures)}" for r in failed]
