@@ -137,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     quick = sub.add_parser("quick", help="every scenario and baseline, tiny (make bench-quick)")
     common(quick)
     full = sub.add_parser("all", help="the full matrix, then the report (make bench)")
+    full.add_argument(
+        "--resume-at", type=int, default=1, metavar="K",
+        help="start at the K-th entry of FULL_PLAN (1-based): the tail of an interrupted run",
+    )  # fmt: skip
     common(full)
 
     report = sub.add_parser("report", help="rebuild docs/benchmarks.md from the stored JSON")
@@ -155,10 +159,40 @@ async def _measure(
     out: list[RunResult] = []
     for name, params in plan:
         ctx = RunContext(params=params, quick=quick, live=live, run_id=run_id, machine=facts)
-        for result in await SCENARIOS[name].run(ctx):
+        try:
+            results = await SCENARIOS[name].run(ctx)
+        except Exception as exc:  # one broken entry fails the run, not the rest of the plan
+            print(f"FAILED: {name} {params}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            results = [crashed(name, params, exc, run_id=run_id, machine=facts)]
+        for result in results:
             save(result, results_dir)
             out.append(result)
     return out
+
+
+def crashed(
+    name: str, params: dict[str, Any], exc: BaseException, *, run_id: str, machine: Any
+) -> RunResult:
+    """A failed result standing for a plan entry (or case) that raised instead of finishing."""
+
+    def first(key: str, default: str) -> str:
+        value = params.get(key)
+        return str(value).split(",")[0] if value else default
+
+    return RunResult(
+        scenario=name,
+        target=first("target", "huddle"),
+        transport=first("transport", "ws-json"),
+        backend=first("backend", "memory"),
+        nodes=int(params.get("nodes") or 1),
+        n=int(first("n", "0")),
+        rep=0,
+        params={k: v for k, v in params.items() if isinstance(v, str | int | float)},
+        checks={"run": f"crashed: {type(exc).__name__}: {exc}"[:300]},
+        machine=machine,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        run_id=run_id,
+    )
 
 
 def _execute(plan: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, quick: bool) -> int:
@@ -219,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "quick":
         plan = QUICK_PLAN
         return _execute(plan, args, quick=True)
-    # all: the full plan, then the page
-    plan = [(name, dict(params)) for name, params in FULL_PLAN]
+    # all: the full plan (or its tail, --resume-at), then the page
+    plan = [(name, dict(params)) for name, params in FULL_PLAN][args.resume_at - 1 :]
     profiled = [params for _, params in plan if params.get("profile") == "auto"]
     if profiled:
         from .profiling import choose

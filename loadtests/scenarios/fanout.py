@@ -91,7 +91,10 @@ class Fanout:
                             case = Case(
                                 target, transport, backend, nodes if target == "huddle" else 1, n
                             )
-                            result = await run_case(ctx, case, rep, raw_rate)
+                            try:
+                                result = await run_case(ctx, case, rep, raw_rate)
+                            except Exception as exc:  # this case failed; the others still run
+                                result = crashed_case(ctx, case, rep, exc)
                             # the runs one ratio may compare: same invocation, case and rep
                             result.params["group"] = f"{ctx.run_id}/{transport}/{backend}/{n}/{rep}"
                             if target == "raw-ws":
@@ -102,6 +105,24 @@ class Fanout:
 
 
 FANOUT = Fanout()
+
+
+def crashed_case(ctx: RunContext, case: Case, rep: int, exc: Exception) -> RunResult:
+    """A failed result for a case that raised (a worker went silent, a server died)."""
+    print(f"FAILED: fanout {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return RunResult(
+        scenario="fanout",
+        target=case.target,
+        transport=case.transport,
+        backend=case.backend if case.target in ("huddle", "socketio") else "-",
+        nodes=case.nodes,
+        n=case.n,
+        rep=rep,
+        checks={"run": f"crashed: {type(exc).__name__}: {exc}"[:300]},
+        machine=ctx.machine,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        run_id=ctx.run_id,
+    )
 
 
 async def run_case(ctx: RunContext, case: Case, rep: int, raw_rate: float | None) -> RunResult:
