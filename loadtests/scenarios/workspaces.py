@@ -47,6 +47,7 @@ from .common import (
     relay_all,
     start_node,
 )
+from .idle import HUDDLE_MAX_CONNECTIONS
 
 WORKER: Final = "loadtests.scenarios.workspaces_worker"
 
@@ -87,7 +88,15 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
     if p.get("n"):
         # `--n` is the client count: as many workspaces of `per_ws` clients as it holds
         n_ws = max(1, int(as_list(p["n"])[0]) // per_ws)
+    publishers = int(p.get("publishers") or (1 if quick else 4))
     n, capped = cap_connections(n_ws * per_ws)
+    if n + publishers > HUDDLE_MAX_CONNECTIONS:
+        # the node's production limit holds the subscribers and the publishers' connections
+        n = HUDDLE_MAX_CONNECTIONS - publishers
+        capped = (
+            f"HUDDLE_WS_MAX_CONNECTIONS ({HUDDLE_MAX_CONNECTIONS:,}, the production default) "
+            f"holds {publishers} publishers and {n // per_ws * per_ws:,} subscribers"
+        )
     n_ws = max(1, n // per_ws)
     n = n_ws * per_ws
     plan = plan_cores(1)
@@ -95,7 +104,6 @@ async def run_case(ctx: RunContext, transport: str, backend: str, rep: int) -> R
     seconds = float(p.get("seconds") or (0.0 if quick else 5.0))
     events = int(p.get("events") or (300 if quick else 0))
     warmup = int(p.get("warmup") or (20 if quick else 500))
-    publishers = int(p.get("publishers") or (1 if quick else 4))
     window = int(p.get("window") or (4 if quick else 8))
     result = new_result(
         ctx,

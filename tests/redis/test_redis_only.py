@@ -436,3 +436,38 @@ async def _connections_of(raw: Redis, store: Store) -> int:
     """Connections to this server other than the raw client's own."""
     clients = await raw.client_list()
     return len(clients) - 1
+
+
+async def test_a_flood_of_callers_is_batched_onto_a_bounded_number_of_connections(
+    store: Store,
+) -> None:
+    """Callers that keep coming over many loop turns while Redis is busy wait for a pipeline
+    to come back rather than open connection after connection (redis-py refuses past its
+    pool of 100: "Too many connections")."""
+    backend, raw = store.backend, store.raw
+    await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)
+    before = await _connections_of(raw, store)
+    holders = [Holder(f"f{i}", None, f"fs{i}") for i in range(200)]
+    busy = asyncio.create_task(raw.eval(BUSY_FOR_300_MS, 0))  # Redis answers nobody meanwhile
+
+    async def caller(i: int) -> None:
+        for _ in range(i % 50):  # arrive on 50 different turns
+            await asyncio.sleep(0)
+        granted = await backend.locks.acquire(
+            WS, EntityRef("doc", f"flood-{i}"), holders[i], LONG_MS
+        )
+        assert isinstance(granted, Granted)
+
+    await asyncio.gather(*(caller(i) for i in range(200)))
+    await busy
+    after = await _connections_of(raw, store)
+    assert after - before <= 8, f"{after - before} more connections for 200 callers"
+
+
+BUSY_FOR_300_MS: Final = """
+local start = redis.call('TIME')
+while true do
+  local now = redis.call('TIME')
+  if (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > 300000 then return 1 end
+end
+"""

@@ -88,6 +88,8 @@ _PACKAGE: Final = __name__.rpartition(".")[0]
 
 #: NOSCRIPT rounds before giving up: one is the normal case after a flush.
 _LOAD_ROUNDS: Final = 3
+#: Pipelines out at once per node; more calls wait for one to return and go in the next.
+_IN_FLIGHT: Final = 8
 
 Arg: TypeAlias = bytes | str | int
 
@@ -207,6 +209,7 @@ class Runner:
         self.closed = False
         self._next_batch: list[_Waiting] = []
         self._batches: set[asyncio.Task[None]] = set()
+        self._batch_scheduled = False
 
     # --- building calls ---------------------------------------------------------------------
 
@@ -268,18 +271,33 @@ class Runner:
 
     def _batched(self, calls: Sequence[Call]) -> asyncio.Future[list[object]]:
         """The replies to `calls`, sent with every other call made in this turn of the loop."""
-        loop = asyncio.get_running_loop()
-        waiting = _Waiting(calls, loop.create_future())
-        if not self._next_batch:
-            loop.call_soon(self._send_batch)
+        waiting = _Waiting(calls, asyncio.get_running_loop().create_future())
         self._next_batch.append(waiting)
+        self._schedule_batch()
         return waiting.replies
 
+    def _schedule_batch(self) -> None:
+        """Send the next batch at the end of this turn, unless `_IN_FLIGHT` batches are
+        still out: then it grows until one comes back. Under load this batches more rather
+        than opening more connections (redis-py refuses beyond its pool of 100)."""
+        if self._next_batch and not self._batch_scheduled and len(self._batches) < _IN_FLIGHT:
+            self._batch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._send_batch)
+
     def _send_batch(self) -> None:
-        batch, self._next_batch = self._next_batch, []
+        self._batch_scheduled = False
+        # a caller that gave up (its timeout) before its calls left is not sent at all
+        batch = [w for w in self._next_batch if not w.replies.done()]
+        self._next_batch = []
+        if not batch:
+            return
         task = asyncio.get_running_loop().create_task(self._answer(batch))
         self._batches.add(task)
-        task.add_done_callback(self._batches.discard)
+        task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        self._schedule_batch()
 
     async def _answer(self, batch: list[_Waiting]) -> None:
         """Send one batch and hand each caller its replies, or the failure to all of them.
