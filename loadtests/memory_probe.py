@@ -30,10 +30,10 @@ SECRET: Final = "memory-probe-secret-0123456789abcdef"
 
 
 def _layer(trace: tracemalloc.Traceback) -> str:
-    huddle = [f for f in reversed(trace) if "/huddle/" in f.filename and "/loadtests/" not in f]
+    huddle = [f for f in reversed(trace) if "/src/huddle/" in f.filename]
     if huddle:
         frame = huddle[0]
-        return f"huddle/{frame.filename.rsplit('/huddle/', 1)[1]}:{frame.lineno}"
+        return f"huddle/{frame.filename.rsplit('/src/huddle/', 1)[1]}:{frame.lineno}"
     files = " ".join(f.filename for f in trace)
     if "websockets_sansio_impl" in files or "/websockets/" in files:
         return "uvicorn + websockets (below Huddle)"
