@@ -86,8 +86,8 @@ def test_a_failed_run_is_listed_and_counts_for_no_target(tmp_path: Path) -> None
     text = build(runs, tmp_path / "benchmarks.md", tmp_path / "png")
     assert "lost=3" in text
     assert (
-        "| WS JSON fan-out at N = 1,000: delivered/s >= 0.75 x raw websockets | not measured yet"
-        in text
+        "| WS JSON fan-out at N = 1,000: delivered/s >= 0.75 x raw websockets | **no verdict** "
+        "| every run of it failed a check |" in text
     )
 
 
@@ -189,3 +189,13 @@ def test_a_missed_lock_target_says_miss(tmp_path: Path) -> None:
     run = _other("locks", "huddle", {"ws_lock_ops_per_s": 4000.0}, backend="redis")
     text = build([run], tmp_path / "b.md", tmp_path / "png")
     assert "| Lock ops >= 10,000/s on one node with Redis, over WebSocket | **miss** |" in text
+
+
+def test_a_lock_target_whose_every_run_failed_has_no_verdict(tmp_path: Path) -> None:
+    run = _other("locks", "huddle", {"ws_lock_ops_per_s": 4000.0}, backend="redis")
+    run.checks["answers"] = "3 unexpected answers: SERVICE_UNAVAILABLE"
+    text = build([run], tmp_path / "b.md", tmp_path / "png")
+    assert (
+        "| Lock ops >= 10,000/s on one node with Redis, over WebSocket | **no verdict** |" in text
+    )
+    assert "| 10,000 idle connections per node at <= 30 KiB each | not measured yet |" in text
