@@ -58,6 +58,7 @@ async def _open(port: int, n: int, first: int) -> None:
             subprotocols=[websockets.Subprotocol("huddle.v1.json")],
             additional_headers={"Authorization": f"Bearer {token}"},
             compression=None,
+            open_timeout=60,
         )
         await conn.recv()  # hello
         where = {"org_id": ORG, "workspace_id": workspace}

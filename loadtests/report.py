@@ -328,7 +328,8 @@ this is the reading of them. Figures are in the tables; none is repeated here.
 - **WebSocket fan-out.** Most of the node's samples are in uvicorn's sans-I/O `send`: the
   `websockets` frame builder and the transport write, once per frame per connection, which
   the raw `websockets` broadcast pays as well. Huddle's own layer (the hub: channel loop,
-  outbox, inline send) comes next, well behind it, then Starlette's send wrappers. What was fixed: each event is encoded once per encoding; a frame is written
+  outbox, inline send) comes next, well behind it, then Starlette's send wrappers. What
+  was fixed: each event is encoded once per encoding; a frame is written
   inline while the connection's outbox is empty (`hub/eager.py` runs the ASGI send in the
   fan-out loop), so there is no writer-task wake-up per frame, and a queue only under
   backpressure. What is left is the ASGI layering itself (Starlette's `WebSocket.send` and two

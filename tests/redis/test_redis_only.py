@@ -439,11 +439,17 @@ async def _connections_of(raw: Redis, store: Store) -> int:
 
 
 async def test_a_flood_of_callers_is_batched_onto_a_bounded_number_of_connections(
-    store: Store,
+    redis_server: RedisServer,
 ) -> None:
     """Callers that keep coming over many loop turns while Redis is busy wait for a pipeline
     to come back rather than open connection after connection (redis-py refuses past its
-    pool of 100: "Too many connections")."""
+    pool of 100: "Too many connections"). A generous timeout: this is about connections."""
+    async with AsyncExitStack() as stack:
+        store = await open_store(stack, redis_server, redis_timeout=10.0)
+        await _flood(store)
+
+
+async def _flood(store: Store) -> None:
     backend, raw = store.backend, store.raw
     await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)
     before = await _connections_of(raw, store)
