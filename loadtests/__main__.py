@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .machine import REPO, machine_facts, raise_fd_limit
-from .results import DEFAULT_DIR, RunResult, save
+from .results import DEFAULT_DIR, RunResult, crashed, save
 
 #: `make bench`: every scenario of issue 6 and every baseline, about 45 minutes on the reference
 #: machine (2 cores). Three interleaved reps where a throughput target is judged (fan-out, locks,
@@ -164,23 +164,24 @@ async def _measure(
             results = await SCENARIOS[name].run(ctx)
         except Exception as exc:  # one broken entry fails the run, not the rest of the plan
             print(f"FAILED: {name} {params}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            results = [crashed(name, params, exc, run_id=run_id, machine=facts)]
+            results = [_crashed_entry(name, params, exc, run_id=run_id, machine=facts)]
         for result in results:
             save(result, results_dir)
             out.append(result)
     return out
 
 
-def crashed(
+def _crashed_entry(
     name: str, params: dict[str, Any], exc: BaseException, *, run_id: str, machine: Any
 ) -> RunResult:
-    """A failed result standing for a plan entry (or case) that raised instead of finishing."""
+    """A failed result standing for a whole plan entry that raised."""
 
     def first(key: str, default: str) -> str:
         value = params.get(key)
         return str(value).split(",")[0] if value else default
 
-    return RunResult(
+    return crashed(
+        exc,
         scenario=name,
         target=first("target", "huddle"),
         transport=first("transport", "ws-json"),
@@ -189,9 +190,7 @@ def crashed(
         n=int(first("n", "0")),
         rep=0,
         params={k: v for k, v in params.items() if isinstance(v, str | int | float)},
-        checks={"run": f"crashed: {type(exc).__name__}: {exc}"[:300]},
         machine=machine,
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         run_id=run_id,
     )
 

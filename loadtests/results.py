@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,13 @@ def load(directory: Path) -> list[RunResult]:
         return []
     runs = [RunResult.from_json(json.loads(p.read_text())) for p in directory.glob("*.json")]
     return sorted(runs, key=lambda r: (r.started_at, r.label))
+
+
+def crashed(exc: BaseException, **fields: Any) -> RunResult:
+    """A failed result standing for a case or plan entry that raised instead of finishing:
+    `fields` say what it was (scenario, target, …); the check `run` says how it ended."""
+    return RunResult(
+        **fields,
+        checks={"run": f"crashed: {type(exc).__name__}: {exc}"[:300]},
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )

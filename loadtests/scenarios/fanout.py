@@ -30,7 +30,7 @@ from typing import Any, Final
 from .. import profiling
 from ..machine import cap_connections, plan_cores
 from ..procs import Procs, Worker
-from ..results import RunResult
+from ..results import RunResult, crashed
 from . import RunContext
 from .common import (
     FRAME_BYTES,
@@ -110,7 +110,8 @@ FANOUT = Fanout()
 def crashed_case(ctx: RunContext, case: Case, rep: int, exc: Exception) -> RunResult:
     """A failed result for a case that raised (a worker went silent, a server died)."""
     print(f"FAILED: fanout {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    return RunResult(
+    return crashed(
+        exc,
         scenario="fanout",
         target=case.target,
         transport=case.transport,
@@ -118,9 +119,7 @@ def crashed_case(ctx: RunContext, case: Case, rep: int, exc: Exception) -> RunRe
         nodes=case.nodes,
         n=case.n,
         rep=rep,
-        checks={"run": f"crashed: {type(exc).__name__}: {exc}"[:300]},
         machine=ctx.machine,
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         run_id=ctx.run_id,
     )
 
