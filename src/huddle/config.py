@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(
         50, ge=1, description="WebSocket connections one user may hold on a node; more: 4029."
     )
+    ws_pipeline_depth: int = Field(
+        32,
+        ge=1,
+        description="Requests (publish, lock ops, ping) one WebSocket connection may have "
+        "waiting for the backend at once; it reads no further frame until one is answered.",
+    )
     publish_rate: float = Field(
         50.0,
         gt=0,
@@ -120,6 +126,12 @@ class Settings(BaseSettings):
     )
     redis_timeout: float = Field(
         2.0, gt=0, le=60, description="Seconds a Redis call may take before it answers 503."
+    )
+    redis_max_waiting: int = Field(
+        10_000,
+        ge=1,
+        description="Redis calls one node may have waiting at once; past that, requests "
+        "answer 503 at once instead of queueing work that would time out.",
     )
     redis_prefix: str = Field(
         "hd", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key."

@@ -13,6 +13,7 @@ from typing import Any
 import msgpack
 import orjson
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -414,3 +415,42 @@ async def test_a_frame_over_the_size_limit_is_refused_with_1009(
         with pytest.raises(ConnectionClosed):
             await client.until(lambda c: False, within=10)
     assert client.conn.close_code == 1009
+
+
+async def test_pipelined_publishes_are_stored_in_the_order_they_were_sent(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """200 publishes sent without waiting for replies: each is answered once, and their
+    offsets follow the order they were sent in (the node pipelines them to Redis)."""
+    a = await nodes.start(redis_server.url(), name="a", publish_rate=10_000)
+    async with ws_client(a, "wspub") as pub:
+        sent = [
+            await pub.send("publish", **WS1, type="test.pipe", data={"n": n}) for n in range(200)
+        ]
+        await pub.until(lambda c: all(i in c.replies for i in sent))
+    assert all(pub.replies[i]["ok"] for i in sent), [pub.replies[i] for i in sent][:3]
+    seqs = [pub.replies[i]["result"]["event"]["seq"] for i in sent]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+@pytest.mark.parametrize(("depth", "first"), [(32, "ping"), (1, "publish")])
+async def test_a_ping_overtakes_a_publish_waiting_for_redis_unless_the_pipeline_is_full(
+    nodes: NodeFactory, private_redis: RedisServer, depth: int, first: str
+) -> None:
+    """While Redis is paused, a publish waits for it and the node goes on reading: a ping
+    sent after it is answered first. With `ws_pipeline_depth` 1 the node reads nothing more
+    until the publish is answered, so the ping's answer comes second."""
+    a = await nodes.start(private_redis.url(), name="a", ws_pipeline_depth=depth)
+    async with ws_client(a, "wspub") as client, Redis.from_url(private_redis.url()) as raw:
+        assert (await client.request("publish", **WS1, type="test.warm", data={}))["ok"]
+        await raw.client_pause(600)
+        publish = await client.send("publish", **WS1, type="test.pipe", data={})
+        ping = await client.send("ping")
+        answered: list[str] = []
+        async with asyncio.timeout(10):
+            while len(answered) < 2:
+                frame = await client.read()
+                if frame.get("id") in (publish, ping):
+                    assert frame["ok"], frame
+                    answered.append("publish" if frame["id"] == publish else "ping")
+    assert answered[0] == first, answered

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final, TypeVar
 
 import msgpack
@@ -413,10 +413,10 @@ async def test_a_lost_offset_counter_starts_a_new_epoch_with_an_empty_history(
 
 
 async def test_concurrent_calls_share_one_round_trip_and_one_connection(store: Store) -> None:
-    """Calls made by many tasks in one turn of the event loop go to Redis as one pipeline:
-    one pooled connection serves them all, and each caller gets its own reply."""
+    """Calls made by many tasks in one turn of the event loop go to Redis in one write on
+    the node's one connection, and each caller gets its own reply."""
     backend, raw = store.backend, store.raw
-    await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)  # the pool's first connection
+    await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)  # opens the link's connection
     holders = [Holder(f"u{i}", f"U{i}", f"s{i}") for i in range(50)]
     entities = [EntityRef("doc", f"batch-{i}") for i in range(50)]
     before = await _connections_of(raw, store)
@@ -438,36 +438,90 @@ async def _connections_of(raw: Redis, store: Store) -> int:
     return len(clients) - 1
 
 
-async def test_a_flood_of_callers_is_batched_onto_a_bounded_number_of_connections(
+async def test_a_flood_of_callers_shares_the_one_connection_while_redis_is_busy(
     redis_server: RedisServer,
 ) -> None:
-    """Callers that keep coming over many loop turns while Redis is busy wait for a pipeline
-    to come back rather than open connection after connection (redis-py refuses past its
-    pool of 100: "Too many connections"). A generous timeout: this is about connections."""
+    """Callers that keep coming over many loop turns while Redis is busy are written behind
+    each other on the same connection rather than opening connection after connection
+    (redis-py's pool refuses past 100: "Too many connections"). A generous timeout: this is
+    about connections, not speed."""
     async with AsyncExitStack() as stack:
         store = await open_store(stack, redis_server, redis_timeout=10.0)
-        await _flood(store)
+        backend, raw = store.backend, store.raw
+        await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)
+        before = await _connections_of(raw, store)
+        holders = [Holder(f"f{i}", None, f"fs{i}") for i in range(200)]
+
+        async def caller(i: int) -> None:
+            for _ in range(i % 50):  # arrive on 50 different turns
+                await asyncio.sleep(0)
+            granted = await backend.locks.acquire(
+                WS, EntityRef("doc", f"flood-{i}"), holders[i], LONG_MS
+            )
+            assert isinstance(granted, Granted)
+
+        async with _redis_busy(raw):
+            await asyncio.gather(*(caller(i) for i in range(200)))
+        after = await _connections_of(raw, store)
+        assert after == before, f"{after - before} more connections for 200 callers"
 
 
-async def _flood(store: Store) -> None:
-    backend, raw = store.backend, store.raw
-    await backend.locks.acquire(WS, DOC2, ANA, LONG_MS)
-    before = await _connections_of(raw, store)
-    holders = [Holder(f"f{i}", None, f"fs{i}") for i in range(200)]
-    busy = asyncio.create_task(raw.eval(BUSY_FOR_300_MS, 0))  # Redis answers nobody meanwhile
+async def test_calls_run_in_redis_in_the_order_they_were_made(redis_server: RedisServer) -> None:
+    """Publishes made one after another, by different tasks on different loop turns while
+    Redis is busy, get offsets in the order they were made: one connection, written in
+    order, answered in order."""
+    async with AsyncExitStack() as stack:
+        store = await open_store(stack, redis_server, redis_timeout=10.0)
+        backend = store.backend
+        await backend.log.publish(WS, draft())
+        made: list[int] = []
 
-    async def caller(i: int) -> None:
-        for _ in range(i % 50):  # arrive on 50 different turns
-            await asyncio.sleep(0)
-        granted = await backend.locks.acquire(
-            WS, EntityRef("doc", f"flood-{i}"), holders[i], LONG_MS
-        )
-        assert isinstance(granted, Granted)
+        async def publisher(i: int) -> int:
+            for _ in range((i * 7) % 40):  # a scrambled order of arrival
+                await asyncio.sleep(0)
+            made.append(i)
+            return (await backend.log.publish(WS, draft(data={"i": i}))).seq
 
-    await asyncio.gather(*(caller(i) for i in range(200)))
-    await busy
-    after = await _connections_of(raw, store)
-    assert after - before <= 8, f"{after - before} more connections for 200 callers"
+        async with _redis_busy(store.raw):
+            offsets = await asyncio.gather(*(publisher(i) for i in range(200)))
+        in_order_made = [offsets[i] for i in made]
+        assert in_order_made == list(range(2, 202))
+
+
+async def test_past_redis_max_waiting_a_call_is_refused_at_once_and_changes_nothing(
+    redis_server: RedisServer,
+) -> None:
+    """With `redis_max_waiting` calls already waiting on a busy Redis, the next call is
+    refused with BackendUnavailable before anything is sent; the waiting ones complete."""
+    async with AsyncExitStack() as stack:
+        store = await open_store(stack, redis_server, redis_timeout=10.0, redis_max_waiting=10)
+        backend = store.backend
+        await backend.ping()
+        entities = [EntityRef("doc", f"wait-{i}") for i in range(11)]
+        async with _redis_busy(store.raw):
+            waiting = [
+                asyncio.create_task(backend.locks.acquire(WS, e, ANA, LONG_MS))
+                for e in entities[:10]
+            ]
+            await asyncio.sleep(0)  # they reach the link's queue
+            with pytest.raises(BackendUnavailable, match="redis_max_waiting"):
+                await backend.locks.acquire(WS, entities[10], ANA, LONG_MS)
+            granted = await asyncio.gather(*waiting)
+        assert all(isinstance(g, Granted) for g in granted)
+        assert await backend.locks.get(WS, [entities[10]]) == [None]
+        assert isinstance(await backend.locks.acquire(WS, entities[10], ANA, LONG_MS), Granted)
+
+
+@asynccontextmanager
+async def _redis_busy(raw: Redis) -> AsyncIterator[None]:
+    """Redis runs a 300 ms script meanwhile and answers nobody until the block has ended
+    and the script with it."""
+    await raw.ping()  # connected: the script goes out on the next turn
+    busy = asyncio.create_task(raw.eval(BUSY_FOR_300_MS, 0))
+    try:
+        yield
+    finally:
+        await busy
 
 
 BUSY_FOR_300_MS: Final = """

@@ -1,6 +1,6 @@
-"""One WebSocket conversation: a reader that answers each request once, frames written inline
-(a writer drains the bounded outbox only under backpressure), and a watch on the credential's
-expiry.
+"""One WebSocket conversation: a reader that answers each request once (publishes and lock
+ops pipelined: it reads on while they wait for the backend), frames written inline (a writer
+drains the bounded outbox only under backpressure), and a watch on the credential's expiry.
 
 Replies and events share the outbox, so a client sees a `subscribe` reply before that
 workspace's first event. A client that lags more than `outbox_limit` frames is closed with
@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Mapping
-from typing import Any, assert_never
+from typing import Any, Final, assert_never
 
 import anyio
 from fastapi import WebSocket
@@ -55,6 +55,12 @@ from .sync_models import EventOut, SessionOut
 log = logging.getLogger("huddle.ws")
 
 
+#: Requests answered without waiting for the previous ones (`Connection._pipeline`). Each
+#: reaches the backend in the order it was read, so their effects keep the client's order.
+#: The others change the connection's own state and run alone, once those are answered.
+PIPELINED: Final = (Ping, Publish, LockAcquire, LockRefresh, LockRelease)
+
+
 class AlreadySubscribed(HuddleError):
     status = 409
     code = "ALREADY_SUBSCRIBED"
@@ -83,6 +89,8 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
+        self._pending: set[asyncio.Task[None]] | None = None  # made on first use: idle is small
+        self._failed_request: BaseException | None = None
         self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, contextlib.AsyncExitStack] = {}
         self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
@@ -164,6 +172,7 @@ class Connection:
             if self.outbox.overflowed:
                 self.rt.services.node.metrics.slow_consumer("ws")
             self._abandon_stalled_send()
+            self._abandon_requests()
             await self._cleanup()
 
     def _abandon_stalled_send(self) -> None:
@@ -197,11 +206,57 @@ class Connection:
                 if exc.fatal:
                     self.close_soon(CloseCode.BAD_FRAME)
                 continue
-            try:
-                await self._dispatch(command)
-            except HuddleError as exc:
-                self.error(command.id, exc)
+            if isinstance(command, PIPELINED):
+                await self._pipeline(command)
+            else:
+                await self._settle_requests()
+                await self._answer(command)
+        await self._settle_requests()
         return False
+
+    async def _answer(self, command: Command) -> None:
+        try:
+            await self._dispatch(command)
+        except HuddleError as exc:
+            self.error(command.id, exc)
+
+    async def _pipeline(self, command: Command) -> None:
+        """Start answering `command` without waiting for earlier ones to finish: it reaches
+        the backend in the order it was read, behind them. At most `ws_pipeline_depth` wait
+        at once; then the connection reads no further frame until one is done."""
+        self._raise_failed_request()
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = set()
+        while len(pending) >= self.rt.settings.ws_pipeline_depth:
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        task = start_eagerly(self._answer(command))
+        if task is not None:
+            pending.add(task)
+            task.add_done_callback(self._request_done)
+
+    def _request_done(self, task: asyncio.Task[None]) -> None:
+        if self._pending is not None:
+            self._pending.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._failed_request = self._failed_request or exc
+
+    def _raise_failed_request(self) -> None:
+        """A pipelined request that failed with a bug ends the conversation, as one answered
+        inline would have."""
+        if self._failed_request is not None:
+            raise self._failed_request
+
+    async def _settle_requests(self) -> None:
+        """Wait until every pipelined request has been answered: requests that change the
+        connection's own state (subscriptions, sessions, the credential) run alone."""
+        while self._pending:
+            await asyncio.wait(self._pending)
+        self._raise_failed_request()
+
+    def _abandon_requests(self) -> None:
+        for task in self._pending or ():
+            task.cancel()
 
     async def _write(self) -> None:
         """Drain what queued while the inline path was blocked; then close, once closed."""

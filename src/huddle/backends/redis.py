@@ -27,6 +27,7 @@ from ..models import ApiKeyRecord, SweepResult
 from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .redis_bus import Bus
 from .redis_codec import decode_api_key, encode_api_key
+from .redis_link import RedisLink
 from .redis_locks import RedisLocks
 from .redis_log import RedisEventLog
 from .redis_presence import RedisPresence
@@ -91,8 +92,11 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 0),
         )
         self._keys = KeySpace(settings.redis_prefix)
+        self._link = RedisLink(
+            self._client, timeout=timeout, max_waiting=settings.redis_max_waiting
+        )
         self._runner = Runner(
-            self._client, self._keys, log_length=settings.event_log_length, timeout=timeout
+            self._link, self._keys, log_length=settings.event_log_length, timeout=timeout
         )
         self._bus = Bus(
             self._client,
@@ -132,8 +136,10 @@ class RedisBackend:
         )
         assert isinstance(reply, list), reply
         sessions, leases, idle = reply
-        if idle == 1 and isinstance(score, float):
-            settle = runner.global_call("active_settle", [self._keys.active], ws.tag, int(score))
+        if idle == 1 and isinstance(score, bytes | float):
+            settle = runner.global_call(
+                "active_settle", [self._keys.active], ws.tag, int(float(score))
+            )
             await runner.execute([settle])
         return SweepResult(sessions_expired=sessions, locks_expired=leases, idle=idle == 1)
 
@@ -141,6 +147,7 @@ class RedisBackend:
         """Lose every subscription and close the connections; later calls raise
         BackendUnavailable. Idempotent."""
         self._runner.closed = True
+        await self._link.aclose()
         await self._bus.aclose()
         async with guarded(self._settings.redis_timeout):
             await self._client.aclose()

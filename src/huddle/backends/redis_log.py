@@ -9,7 +9,8 @@ from ..models import Event, EventDraft, LogSlice
 from .base import Subscription
 from .redis_bus import Bus
 from .redis_codec import decode_event, encode_actor, pack
-from .redis_scripts import Arg, Runner
+from .redis_link import Arg
+from .redis_scripts import Runner
 
 
 class RedisEventLog:

@@ -8,7 +8,7 @@ failed-over Redis), then the commands that were refused are sent again, in their
 `guarded` is the one place where a Redis that cannot serve becomes `BackendUnavailable`, within
 `redis_timeout`: `Runner.execute` (every command and script) and the bus (its own connection)
 send through it. Redis being down is an expected state, and the next call after it returns
-simply works again (redis-py reconnects).
+simply works again (the link reconnects).
 """
 
 from __future__ import annotations
@@ -20,16 +20,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Final, TypeAlias
+from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import (
     ClusterDownError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
-    ResponseError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,6 +37,7 @@ from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
 from ..models import SYSTEM
 from .redis_codec import pack
+from .redis_link import Arg, RedisLink
 
 #: Failures that mean "Redis cannot serve now" rather than a bug: a dead or hung connection, a
 #: server still loading its data, a replica after a failover, a full memory.
@@ -88,10 +87,6 @@ _PACKAGE: Final = __name__.rpartition(".")[0]
 
 #: NOSCRIPT rounds before giving up: one is the normal case after a flush.
 _LOAD_ROUNDS: Final = 3
-#: Pipelines out at once per node; more calls wait for one to return and go in the next.
-_IN_FLIGHT: Final = 8
-
-Arg: TypeAlias = bytes | str | int
 
 
 @asynccontextmanager
@@ -178,38 +173,26 @@ def _load_scripts() -> dict[str, Script]:
     return scripts
 
 
-@dataclass(slots=True)
-class _Waiting:
-    """One caller's calls in the next batch, and where their replies go."""
-
-    calls: Sequence[Call]
-    replies: asyncio.Future[list[object]]
-
-
 class Runner:
-    """Sends commands and script calls to Redis, one round trip per batch.
+    """Builds Huddle's script calls and sends them over the node's one `RedisLink`.
 
-    Calls made by different tasks in the same turn of the event loop share one pipeline
-    (automatic pipelining, as ioredis and Centrifugo do it): a node answering many clients at
-    once pays redis-py's per-round-trip cost (a pool checkout, a write, a read, a timeout)
-    once per turn instead of once per request. Each caller's calls stay together and in order;
-    calls of different callers were never ordered. No command Huddle sends blocks in Redis, so
-    no call waits behind a slow neighbour longer than that neighbour's script takes.
+    Calls made by different tasks in the same turn of the event loop go out in one write, and
+    later ones follow while earlier replies are on their way (see `redis_link`): a node
+    answering many clients at once pays one write and one read per loop turn, not one round
+    trip per request. No command Huddle sends blocks in Redis, so no call waits behind a slow
+    neighbour longer than that neighbour's script takes.
 
     A workspace script is called with KEYS = [the workspace base] and ARGV = [a candidate
     epoch, event_log_length, *args] (the conventions of `_lib.lua`).
     """
 
-    def __init__(self, client: Redis, keys: KeySpace, *, log_length: int, timeout: float) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, keys: KeySpace, *, log_length: int, timeout: float) -> None:
+        self.link = link
         self.keys = keys
         self.timeout = timeout
         self._log_length = log_length
         self._scripts = _load_scripts()
         self.closed = False
-        self._next_batch: list[_Waiting] = []
-        self._batches: set[asyncio.Task[None]] = set()
-        self._batch_scheduled = False
 
     # --- building calls ---------------------------------------------------------------------
 
@@ -244,9 +227,9 @@ class Runner:
         return replies[1]
 
     async def execute(self, calls: Sequence[Call]) -> list[object]:
-        """Send `calls` in one non-transactional pipeline (or one command) and return their
-        replies in order. Scripts refused with NOSCRIPT are loaded, then those calls alone
-        are sent again, in order. An error reply raises (translated when Redis cannot serve).
+        """Send `calls` together (not as a transaction) and return their replies in order.
+        Scripts refused with NOSCRIPT are loaded, then those calls alone are sent again, in
+        order. An error reply raises (translated when Redis cannot serve).
         """
         if self.closed:
             raise BackendUnavailable("the Redis backend is closed")
@@ -254,7 +237,7 @@ class Runner:
         pending = list(range(len(calls)))
         async with guarded(self.timeout):
             for _ in range(_LOAD_ROUNDS):
-                answers = await self._batched([calls[i] for i in pending])
+                answers = await self.link.send([calls[i].words() for i in pending])
                 refused: list[int] = []
                 for i, answer in zip(pending, answers, strict=True):
                     if isinstance(answer, NoScriptError):
@@ -269,84 +252,12 @@ class Runner:
                 pending = refused
         raise BackendUnavailable("Redis keeps forgetting the Lua scripts (SCRIPT FLUSH loop?)")
 
-    def _batched(self, calls: Sequence[Call]) -> asyncio.Future[list[object]]:
-        """The replies to `calls`, sent with every other call made in this turn of the loop."""
-        waiting = _Waiting(calls, asyncio.get_running_loop().create_future())
-        self._next_batch.append(waiting)
-        self._schedule_batch()
-        return waiting.replies
-
-    def _schedule_batch(self) -> None:
-        """Send the next batch at the end of this turn, unless `_IN_FLIGHT` batches are
-        still out: then it grows until one comes back. Under load this batches more rather
-        than opening more connections (redis-py refuses beyond its pool of 100)."""
-        if self._next_batch and not self._batch_scheduled and len(self._batches) < _IN_FLIGHT:
-            self._batch_scheduled = True
-            asyncio.get_running_loop().call_soon(self._send_batch)
-
-    def _send_batch(self) -> None:
-        self._batch_scheduled = False
-        # a caller that gave up (its timeout) before its calls left is not sent at all
-        batch = [w for w in self._next_batch if not w.replies.done()]
-        self._next_batch = []
-        if not batch:
-            return
-        task = asyncio.get_running_loop().create_task(self._answer(batch))
-        self._batches.add(task)
-        task.add_done_callback(self._batch_done)
-
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._batches.discard(task)
-        self._schedule_batch()
-
-    async def _answer(self, batch: list[_Waiting]) -> None:
-        """Send one batch and hand each caller its replies, or the failure to all of them.
-        Bounded like any call: a caller that gave up meanwhile is skipped."""
-        try:
-            async with asyncio.timeout(self.timeout):
-                answers = await self._send_or_reset([c for w in batch for c in w.calls])
-        except asyncio.CancelledError:  # the loop is shutting down
-            for waiting in batch:
-                waiting.replies.cancel()
-            raise
-        except Exception as exc:
-            for waiting in batch:
-                if not waiting.replies.done():
-                    waiting.replies.set_exception(exc)
-            return
-        start = 0
-        for waiting in batch:
-            end = start + len(waiting.calls)
-            if not waiting.replies.done():
-                waiting.replies.set_result(answers[start:end])
-            start = end
-
-    async def _send_or_reset(self, calls: Sequence[Call]) -> list[object]:
-        """`_send`; when the connection proves dead, the pool's idle connections are closed
-        too: after a Redis restart they are all dead, and each would fail one more request."""
-        try:
-            return await self._send(calls)
-        except (RedisConnectionError, OSError):
-            await self.client.connection_pool.disconnect(inuse_connections=False)
-            raise
-
-    async def _send(self, calls: Sequence[Call]) -> list[object]:
-        if len(calls) == 1:
-            try:
-                reply: object = await self.client.execute_command(  # type: ignore[no-untyped-call]  # untyped in redis-py
-                    *calls[0].words()
-                )
-            except ResponseError as exc:
-                return [exc]
-            return [reply]
-        pipe = self.client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.words())
-        replies: list[object] = await pipe.execute(raise_on_error=False)
-        return replies
-
     async def _load(self, scripts: set[Script]) -> None:
-        for script in scripts:
-            sha = await self.client.script_load(script.source)
-            if sha != script.sha:  # the SHA is computed locally; Redis must agree
-                raise RuntimeError(f"{script.name}.lua: Redis answered SHA {sha}")
+        loading = sorted(scripts, key=lambda script: script.name)
+        answers = await self.link.send([("SCRIPT", "LOAD", s.source) for s in loading])
+        for script, sha in zip(loading, answers, strict=True):
+            if isinstance(sha, RedisError):
+                raise sha
+            # the SHA is computed locally; Redis must agree
+            if not isinstance(sha, bytes) or sha.decode() != script.sha:
+                raise RuntimeError(f"{script.name}.lua: Redis answered SHA {sha!r}")
