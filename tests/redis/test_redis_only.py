@@ -488,6 +488,27 @@ async def test_calls_run_in_redis_in_the_order_they_were_made(redis_server: Redi
         assert in_order_made == list(range(2, 202))
 
 
+async def test_the_first_calls_on_a_redis_without_the_scripts_run_in_order(
+    private_redis: RedisServer,
+) -> None:
+    """On a Redis that has never seen the scripts, publishes made over many loop turns still
+    get offsets in the order they were made: the scripts are loaded when the connection
+    opens, before any call, so no call is refused (NOSCRIPT) and sent again behind later
+    ones."""
+    async with AsyncExitStack() as stack:
+        store = await open_store(stack, private_redis, redis_timeout=10.0)
+        made: list[int] = []
+
+        async def publisher(i: int) -> int:
+            for _ in range(i % 20):
+                await asyncio.sleep(0)
+            made.append(i)
+            return (await store.backend.log.publish(WS, draft(data={"i": i}))).seq
+
+        offsets = await asyncio.gather(*(publisher(i) for i in range(100)))
+        assert [offsets[i] for i in made] == list(range(1, 101))
+
+
 async def test_past_redis_max_waiting_a_call_is_refused_at_once_and_changes_nothing(
     redis_server: RedisServer,
 ) -> None:

@@ -32,7 +32,7 @@ from .redis_locks import RedisLocks
 from .redis_log import RedisEventLog
 from .redis_presence import RedisPresence
 from .redis_records import RedisRecords
-from .redis_scripts import KeySpace, Runner, guarded
+from .redis_scripts import KeySpace, Runner, guarded, load_scripts
 
 
 class RedisKeys:
@@ -92,11 +92,19 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 0),
         )
         self._keys = KeySpace(settings.redis_prefix)
+        scripts = load_scripts()
         self._link = RedisLink(
-            self._client, timeout=timeout, max_waiting=settings.redis_max_waiting
+            self._client,
+            timeout=timeout,
+            max_waiting=settings.redis_max_waiting,
+            on_connect=[("SCRIPT", "LOAD", script.source) for script in scripts.values()],
         )
         self._runner = Runner(
-            self._link, self._keys, log_length=settings.event_log_length, timeout=timeout
+            self._link,
+            scripts,
+            self._keys,
+            log_length=settings.event_log_length,
+            timeout=timeout,
         )
         self._bus = Bus(
             self._client,

@@ -63,13 +63,25 @@ class RedisLink:
     seconds is closed: everything written on it fails with that error (a script may or may
     not have run; nothing is sent twice), and the next call opens a new one.
 
+    `on_connect` is sent first on every new connection, before any call (the backend loads
+    its scripts there: a call refused with NOSCRIPT and sent again would run behind calls made
+    after it). An error reply to it fails the connection.
+
     At most `max_waiting` calls wait for Redis at once; past that, `send` refuses at once
     (`BackendUnavailable`) instead of queueing work that would only time out: shedding load
     at the door, before it is half done.
     """
 
-    def __init__(self, client: Redis, *, timeout: float, max_waiting: int) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        timeout: float,
+        max_waiting: int,
+        on_connect: Sequence[Command] = (),
+    ) -> None:
         self._client = client
+        self._on_connect = on_connect
         self._timeout = timeout
         self._max_waiting = max_waiting
         self._queued: list[_Request] = []
@@ -157,6 +169,7 @@ class RedisLink:
         try:
             async with asyncio.timeout(self._timeout):
                 await conn.connect()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                await self._greet(conn)
         except BaseException:
             await conn.disconnect(nowait=True)
             raise
@@ -165,6 +178,13 @@ class RedisLink:
             self._read(wire), name="huddle-redis-reader"
         )
         return wire
+
+    async def _greet(self, conn: AbstractConnection) -> None:
+        if not self._on_connect:
+            return
+        await conn.send_packed_command(conn.pack_commands(self._on_connect), check_health=False)
+        for _ in self._on_connect:
+            await conn.read_response(disconnect_on_error=False)  # an error reply raises
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The Redis backend's key names, Lua scripts and the one place its commands are sent.
 
 Every script is a file in `scripts/`; the workspace scripts get `_lib.lua` (and a generated
-line holding the msgpack of `models.SYSTEM`) prepended. Scripts are run by SHA (`EVALSHA`) and
-loaded with `SCRIPT LOAD` on the first `NOSCRIPT` (first use, `SCRIPT FLUSH`, a restarted or
-failed-over Redis), then the commands that were refused are sent again, in their order.
+line holding the msgpack of `models.SYSTEM`) prepended. Scripts are run by SHA (`EVALSHA`),
+loaded with `SCRIPT LOAD` whenever the link opens a connection (a restarted or failed-over
+Redis is a new connection), and again on a `NOSCRIPT` (a `SCRIPT FLUSH` under a live
+connection), after which the commands that were refused are sent again, in their order; only
+then can a later call overtake a refused one.
 
 `guarded` is the one place where a Redis that cannot serve becomes `BackendUnavailable`, within
 `redis_timeout`: `Runner.execute` (every command and script) and the bus (its own connection)
@@ -162,7 +164,8 @@ class Call:
         return (command, self.script.sha, *self.args)
 
 
-def _load_scripts() -> dict[str, Script]:
+def load_scripts() -> dict[str, Script]:
+    """Every script by name, read from the package and hashed."""
     system = "".join(f"\\{byte:03d}" for byte in pack(SYSTEM.to_dict()))
     prelude = (
         f"local SYSTEM_ACTOR = '{system}' -- generated: msgpack of huddle.models.SYSTEM\n".encode()
@@ -186,12 +189,20 @@ class Runner:
     epoch, event_log_length, *args] (the conventions of `_lib.lua`).
     """
 
-    def __init__(self, link: RedisLink, keys: KeySpace, *, log_length: int, timeout: float) -> None:
+    def __init__(
+        self,
+        link: RedisLink,
+        scripts: dict[str, Script],
+        keys: KeySpace,
+        *,
+        log_length: int,
+        timeout: float,
+    ) -> None:
         self.link = link
         self.keys = keys
         self.timeout = timeout
         self._log_length = log_length
-        self._scripts = _load_scripts()
+        self._scripts = scripts
         self.closed = False
 
     # --- building calls ---------------------------------------------------------------------
