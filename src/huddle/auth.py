@@ -11,6 +11,7 @@ enough and a lookup costs one read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -227,6 +228,13 @@ class TokenVerifier:
         return principal_from_claims(claims)
 
 
+@functools.lru_cache(maxsize=4096)
+def shared_set(items: tuple[str, ...]) -> frozenset[str]:
+    """One frozenset per distinct list of roles or workspaces: every open connection holds
+    its principal, and thousands of them hold the same few sets (216 bytes each)."""
+    return frozenset(items)
+
+
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     sub, org = claims.get("sub"), claims.get("org")
     if not isinstance(sub, str) or not is_user_id(sub):
@@ -238,7 +246,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if raw_workspaces == "*":
         workspaces = None
     elif isinstance(raw_workspaces, list) and all(isinstance(w, str) for w in raw_workspaces):
-        workspaces = frozenset(raw_workspaces)
+        workspaces = shared_set(tuple(raw_workspaces))
     else:
         raise Unauthenticated("Token `workspaces` must be a list of ids or '*'")
     default = claims.get("workspace")
@@ -256,7 +264,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         org_id=org,
         workspaces=workspaces,
         default_workspace=default,
-        roles=frozenset(roles),
+        roles=shared_set(tuple(roles)),
         name=name if isinstance(name, str) else None,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
         stream_only=stream_only,
