@@ -86,8 +86,9 @@ class Connection:
         )
         self._stalled: asyncio.Task[None] | None = None
         self._send_failure: Exception | None = None
-        self._group: asyncio.TaskGroup | None = None
+        self._reading = self._running = True
         self._writer: asyncio.Task[None] | None = None
+        self._writer_failure: BaseException | None = None
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] | None = None  # made on first use: idle is small
@@ -146,28 +147,35 @@ class Connection:
     # --- the conversation --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Read in this task; the writer task drains what queued. The expiry watch is a timer
-        and the slow-consumer guard a callback, not tasks: an idle connection is small."""
+        """Read in this task; the writer task drains what queued. The expiry watch is a timer,
+        the slow-consumer guard and the writer's watch are callbacks, not tasks or a
+        TaskGroup: an idle connection is small (a TaskGroup held 500 bytes of it)."""
         self.reply_hello()
         self._watch_expiry()
+        reader = asyncio.current_task()
+        assert reader is not None
+        writer = self._writer = asyncio.get_running_loop().create_task(self._write())
+        writer.add_done_callback(lambda task: self._writer_done(task, reader))
         try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                writer = self._writer = group.create_task(self._write())
-                if await self._read():
-                    writer.cancel()  # the client left: nobody to write to
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.rt.settings.redis_timeout):
-                            await asyncio.shield(writer)  # flush, then the close frame
-                    writer.cancel()
-                self._group = None
-                if self._closer is not None:
-                    self._closer.cancel()
-        except* WebSocketDisconnect:
+            left = await self._read()
+            self._reading = False
+            if left:
+                writer.cancel()  # the client left: nobody to write to
+            else:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.rt.settings.redis_timeout):
+                        await asyncio.wait((writer,))  # flush, then the close frame
+        except asyncio.CancelledError:
+            if self._writer_failure is None:
+                raise
+            reader.uncancel()  # cancelled by `_writer_done`: its failure says why
+        except WebSocketDisconnect:
             pass
         finally:
-            self._group = None
+            self._reading = self._running = False
+            writer.cancel()
+            if self._closer is not None:
+                self._closer.cancel()
             if self._expiry is not None:
                 self._expiry.cancel()
             if self.outbox.overflowed:
@@ -175,6 +183,18 @@ class Connection:
             self._abandon_stalled_send()
             self._abandon_requests()
             await self._cleanup()
+        failure = self._writer_failure
+        if failure is not None and not isinstance(failure, WebSocketDisconnect):
+            raise failure
+
+    def _writer_done(self, writer: asyncio.Task[None], reader: asyncio.Task[Any]) -> None:
+        """A writer that failed (the socket broke, or a bug) ends the conversation: the reader
+        is stopped where it waits, as a TaskGroup would stop it."""
+        if writer.cancelled() or (failure := writer.exception()) is None:
+            return
+        self._writer_failure = failure
+        if self._reading:
+            reader.cancel()
 
     def _abandon_stalled_send(self) -> None:
         stalled, self._stalled = self._stalled, None
@@ -277,8 +297,10 @@ class Connection:
         stop it and close with 4008 (queued behind what the socket holds)."""
         if self._writer is not None:
             self._writer.cancel()
-        if self._group is not None:
-            self._closer = self._group.create_task(self._close(CloseCode.SLOW_CONSUMER))
+        if self._running:
+            self._closer = asyncio.get_running_loop().create_task(
+                self._close(CloseCode.SLOW_CONSUMER)
+            )
         self.close_code = CloseCode.SLOW_CONSUMER
 
     async def _close(self, code: CloseCode) -> None:
