@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -40,8 +41,8 @@ class _Request:
 
     commands: Sequence[Command]
     replies: asyncio.Future[list[object]]
+    deadline: float
     answers: list[object] = field(default_factory=list)
-    deadline: float = 0.0
 
 
 class _Wire:
@@ -53,15 +54,18 @@ class _Wire:
         self.written: deque[_Request] = deque()
         self.readable = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
+        self.watchdog: asyncio.TimerHandle | None = None
 
 
 class RedisLink:
     """Send commands to Redis over one pipelined connection; see the module's docstring.
 
     `send` never waits for a connection: it queues, and the writer task connects (again) when
-    needed. A connection that fails or leaves its oldest reply unanswered for `timeout`
-    seconds is closed: everything written on it fails with that error (a script may or may
-    not have run; nothing is sent twice), and the next call opens a new one.
+    needed. Each call has `timeout` seconds from `send` to its reply. A call still queued at
+    its deadline is not sent: it fails. A connection whose oldest written call is unanswered
+    at that call's deadline is closed (one timer per connection watches it, not one per
+    call): everything written on it fails (a script may or may not have run; nothing is sent
+    twice), and the next call opens a new connection.
 
     `on_connect` is sent first on every new connection, before any call (the backend loads
     its scripts there: a call refused with NOSCRIPT and sent again would run behind calls made
@@ -89,6 +93,7 @@ class RedisLink:
         self._wire: _Wire | None = None
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 
     @property
@@ -106,7 +111,8 @@ class RedisLink:
                 f"this node has {self._waiting} Redis calls waiting (redis_max_waiting): "
                 "too busy, try again"
             )
-        request = _Request(commands, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        request = _Request(commands, loop.create_future(), loop.time() + self._timeout)
         self._queued.append(request)
         self._waiting += 1
         self._wake.set()
@@ -126,7 +132,8 @@ class RedisLink:
         queued, self._queued = self._queued, []
         self._fail(queued, closed)
         if self._wire is not None:
-            await self._drop(self._wire, closed)
+            self._drop(self._wire, closed)
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -135,32 +142,30 @@ class RedisLink:
             await self._wake.wait()
             self._wake.clear()
             queued, self._queued = self._queued, []
-            abandoned = [r for r in queued if r.replies.done()]
-            self._fail(abandoned, RedisTimeoutError("not sent: the caller gave up"))
-            requests = [r for r in queued if not r.replies.done()]
+            now = asyncio.get_running_loop().time()
+            late = [r for r in queued if r.replies.done() or r.deadline <= now]
+            self._fail(late, self._timed_out())  # never sent: the caller gave up or will
+            requests = [r for r in queued if not r.replies.done() and r.deadline > now]
             if requests:
                 await self._write(requests)
 
     async def _write(self, requests: list[_Request]) -> None:
         try:
             wire = await self._connected()
+            packed = b"".join(
+                [pack_command(tuple(c)) for r in requests for c in r.commands]  # type: ignore[arg-type]  # hiredis's stub types a 1-tuple
+            )
         except Exception as exc:  # nothing was sent: these fail, the next call tries again
             self._fail(requests, exc)
             return
-        try:
-            packed = wire.conn.pack_commands([c for r in requests for c in r.commands])
-        except Exception as exc:  # an argument redis-py cannot encode: a bug, loud to callers
-            self._fail(requests, exc)
-            return
-        deadline = asyncio.get_running_loop().time() + self._timeout
-        for request in requests:
-            request.deadline = deadline
         wire.written.extend(requests)  # before writing: the reader must expect their replies
         wire.readable.set()
+        if wire.watchdog is None:
+            self._watch(wire)
         try:
             await wire.conn.send_packed_command(packed, check_health=False)
         except Exception as exc:
-            await self._drop(wire, exc)
+            self._drop(wire, exc)
 
     async def _connected(self) -> _Wire:
         if self._wire is not None:
@@ -189,7 +194,7 @@ class RedisLink:
     # --- reading ----------------------------------------------------------------------------
 
     async def _read(self, wire: _Wire) -> None:
-        """Hand out replies in order until the connection fails or stops answering."""
+        """Hand out replies in order until the connection fails or is dropped."""
         try:
             while True:
                 if not wire.written:
@@ -198,8 +203,7 @@ class RedisLink:
                     continue
                 request = wire.written[0]
                 try:
-                    async with asyncio.timeout_at(request.deadline):
-                        answer = await wire.conn.read_response(disconnect_on_error=False)
+                    answer = await wire.conn.read_response(disconnect_on_error=False)
                 except ResponseError as exc:  # an error reply: the wire is still in step
                     answer = exc
                 request.answers.append(answer)
@@ -208,11 +212,24 @@ class RedisLink:
                     self._waiting -= 1
                     if not request.replies.done():
                         request.replies.set_result(request.answers)
-        except TimeoutError:
-            silent = RedisTimeoutError(f"Redis did not answer within {self._timeout} s")
-            await self._drop(wire, silent)
         except Exception as exc:
-            await self._drop(wire, exc)
+            self._drop(wire, exc)
+
+    def _watch(self, wire: _Wire) -> None:
+        """Drop `wire` if its oldest written call is past its deadline; else look again at
+        that deadline (a timer, re-armed while calls wait on the wire)."""
+        wire.watchdog = None
+        if self._wire is not wire or not wire.written:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = wire.written[0].deadline
+        if deadline <= loop.time():
+            self._drop(wire, self._timed_out())
+        else:
+            wire.watchdog = loop.call_at(deadline, self._watch, wire)
+
+    def _timed_out(self) -> RedisTimeoutError:
+        return RedisTimeoutError(f"Redis did not answer within {self._timeout} s")
 
     # --- failing ----------------------------------------------------------------------------
 
@@ -222,12 +239,17 @@ class RedisLink:
             if not request.replies.done():
                 request.replies.set_exception(exc)
 
-    async def _drop(self, wire: _Wire, exc: BaseException) -> None:
+    def _drop(self, wire: _Wire, exc: BaseException) -> None:
         """Close `wire`; what was written on it and is still unanswered fails with `exc`."""
         if self._wire is wire:
             self._wire = None
         written, wire.written = wire.written, deque()
         self._fail(written, exc)
+        if wire.watchdog is not None:
+            wire.watchdog.cancel()
+            wire.watchdog = None
         if wire.reader is not None and wire.reader is not asyncio.current_task():
             wire.reader.cancel()
-        await wire.conn.disconnect(nowait=True)
+        closing = asyncio.get_running_loop().create_task(wire.conn.disconnect(nowait=True))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)

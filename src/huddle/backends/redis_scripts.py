@@ -7,10 +7,10 @@ Redis is a new connection), and again on a `NOSCRIPT` (a `SCRIPT FLUSH` under a 
 connection), after which the commands that were refused are sent again, in their order; only
 then can a later call overtake a refused one.
 
-`guarded` is the one place where a Redis that cannot serve becomes `BackendUnavailable`, within
-`redis_timeout`: `Runner.execute` (every command and script) and the bus (its own connection)
-send through it. Redis being down is an expected state, and the next call after it returns
-simply works again (the link reconnects).
+A Redis that cannot serve becomes `BackendUnavailable` (`unavailable`) within `redis_timeout`:
+`Runner.execute` (every command and script, its deadline kept by the link) and the bus (its
+own connection, under `guarded`). Redis being down is an expected state, and the next call
+after it returns simply works again (the link reconnects).
 """
 
 from __future__ import annotations
@@ -106,10 +106,17 @@ async def guarded(seconds: float) -> AsyncIterator[None]:
             yield
     except TimeoutError as exc:
         raise BackendUnavailable(f"Redis did not answer within {seconds} s") from exc
-    except OutOfMemoryError as exc:
-        raise BackendUnavailable(f"Redis is out of memory (maxmemory): {exc}") from exc
     except UNAVAILABLE as exc:
-        raise BackendUnavailable(f"Redis is unreachable: {exc}") from exc
+        raise unavailable(exc) from exc
+
+
+def unavailable(exc: BaseException) -> BackendUnavailable:
+    """The 503 for one of `UNAVAILABLE`."""
+    if isinstance(exc, OutOfMemoryError):
+        return BackendUnavailable(f"Redis is out of memory (maxmemory): {exc}")
+    if isinstance(exc, RedisTimeoutError):
+        return BackendUnavailable(str(exc))
+    return BackendUnavailable(f"Redis is unreachable: {exc}")
 
 
 class KeySpace:
@@ -240,27 +247,34 @@ class Runner:
     async def execute(self, calls: Sequence[Call]) -> list[object]:
         """Send `calls` together (not as a transaction) and return their replies in order.
         Scripts refused with NOSCRIPT are loaded, then those calls alone are sent again, in
-        order. An error reply raises (translated when Redis cannot serve).
+        order. An error reply raises; a Redis that cannot serve raises BackendUnavailable,
+        within `redis_timeout` per round trip (the link keeps the deadline: no timer per call
+        here).
         """
         if self.closed:
             raise BackendUnavailable("the Redis backend is closed")
+        try:
+            return await self._execute(calls)
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+
+    async def _execute(self, calls: Sequence[Call]) -> list[object]:
         replies: list[object] = [None] * len(calls)
         pending = list(range(len(calls)))
-        async with guarded(self.timeout):
-            for _ in range(_LOAD_ROUNDS):
-                answers = await self.link.send([calls[i].words() for i in pending])
-                refused: list[int] = []
-                for i, answer in zip(pending, answers, strict=True):
-                    if isinstance(answer, NoScriptError):
-                        refused.append(i)
-                    elif isinstance(answer, RedisError):
-                        raise answer
-                    else:
-                        replies[i] = answer
-                if not refused:
-                    return replies
-                await self._load({s for i in refused if (s := calls[i].script) is not None})
-                pending = refused
+        for _ in range(_LOAD_ROUNDS):
+            answers = await self.link.send([calls[i].words() for i in pending])
+            refused: list[int] = []
+            for i, answer in zip(pending, answers, strict=True):
+                if isinstance(answer, NoScriptError):
+                    refused.append(i)
+                elif isinstance(answer, RedisError):
+                    raise answer
+                else:
+                    replies[i] = answer
+            if not refused:
+                return replies
+            await self._load({s for i in refused if (s := calls[i].script) is not None})
+            pending = refused
         raise BackendUnavailable("Redis keeps forgetting the Lua scripts (SCRIPT FLUSH loop?)")
 
     async def _load(self, scripts: set[Script]) -> None:
