@@ -338,21 +338,32 @@ this is the reading of them. Figures are in the tables; none is repeated here.
   transport, which ASGI does not expose.
 - **Fan-out on redis:// beside python-socketio.** Each event also costs Huddle a Lua script
   (store, id, publish) and a pub/sub read before the fan-out; python-socketio starts a task
-  per recipient for every emit. Redis calls from concurrent requests now share one pipeline
-  per event-loop turn (`Runner._batched`).
+  per recipient for every emit. Every Redis call of a node goes over one pipelined connection
+  (`backends/redis_link.py`): calls of one loop turn leave in one write, later ones follow
+  before earlier replies are back, and the publisher's WebSocket requests are pipelined too
+  (`HUDDLE_WS_PIPELINE_DEPTH`), so its next publish does not wait for the previous round trip.
 - **Lock ops.** Per op the node parses a frame, runs one Lua script (with the workspace's
-  activity touch in the same pipeline), builds the reply and writes it. The samples spread
-  over the event loop, redis-py's command packing and pipeline bookkeeping, the WebSocket
-  receive path and the reply: no single hot spot. Shared pipelines and a cheaper timestamp
-  format (`clock.iso_ms`) cut the node's CPU per op; the rest is redis-py's asyncio client
-  and the ASGI receive path, both per op. 10,000 ops/s on one core means about 100 µs per op
-  in all, which a Python node on redis-py does not reach.
+  activity touch in the same write), builds the reply and writes it. The samples spread over
+  the event loop, the coroutine chain from the WebSocket reader down to the link (each layer
+  resumed once per reply), the receive path and the reply: no single hot spot. What was cut:
+  redis-py's pool and per-call packing (hiredis packs directly), the timer per call and per
+  reply (one watchdog per connection keeps every deadline), a cheaper timestamp format
+  (`clock.iso_ms`). The earlier `SERVICE_UNAVAILABLE` answers under load came from redis-py's
+  pool ("Too many connections") and calls timing out in a queue; neither can happen on one
+  pipelined connection, and past `HUDDLE_REDIS_MAX_WAITING` calls a node refuses at once
+  instead. 10,000 ops/s on one core means about 100 µs per op in all; the WS figure above
+  (at the node's CPU) gives what it spends.
+- **REST polling on redis://.** The earlier runs lost deliveries at drain because the paced
+  publisher's WebSocket requests were answered one at a time, each waiting a loop turn of a
+  node busy with polls: publishes fell minutes behind. Pipelined requests fixed it.
 - **Idle memory.** By `memory_probe`, most of an idle connection is uvicorn's protocol object
-  and the `websockets` state machine below Huddle (the bare Starlette baseline pays it too),
-  then the framework's middleware frames held for the connection's life, then Huddle's
-  connection. Huddle's part was cut: the expiry watch is a timer and the slow-consumer guard
-  a callback (no tasks), the outbox holds a list and a future instead of a deque and two
-  events, and `/v1/ws` is a plain Starlette route (no FastAPI exit stacks per connection).
+  and the `websockets` state machine below Huddle (the bare Starlette baseline pays it too).
+  Huddle's part was cut to about a sixth of it: `/v1/ws` is handed its connection before
+  FastAPI's middleware stack (ten frames held for the connection's life, about 6 KiB), the
+  expiry watch is a timer, the slow-consumer guard and the writer's watch are callbacks (no
+  TaskGroup, no extra tasks), the outbox holds a list and a future, a subscription keeps its
+  context manager without an exit stack, the handshake's token and parsed headers die with the
+  handshake, and principals share their role sets.
 - **Client-bound figures.** On two cores the clients share one core with Redis, so most
   fan-out figures are lower bounds for every target alike; ratios between targets of one rep
   are the comparable figures.
