@@ -87,7 +87,8 @@ class Connection:
         self._stalled: asyncio.Task[None] | None = None
         self._send_failure: Exception | None = None
         self._reading = self._running = True
-        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[Any] | None = None
+        self._writer: asyncio.Task[None] | None = None  # started on first need
         self._writer_failure: BaseException | None = None
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
@@ -115,13 +116,23 @@ class Connection:
         wake-up). A send that has to wait (the socket is paused) goes on in a task, and until
         it is done the sink declines, so later frames queue for the writer, in order."""
         if self._stalled is not None and not self._stalled.done():
+            self._start_writer()
             return False
         try:
             self._stalled = start_eagerly(self.websocket.send(self._message(frame)))
         except Exception as exc:  # the socket is gone: the writer ends the conversation
             self._send_failure = exc
             self.outbox.close()
+            self._start_writer()
         return True
+
+    def _start_writer(self) -> None:
+        """Start the writer the first time a frame has to queue or the conversation closes:
+        a connection that never met backpressure has no writer task (about 1 KiB)."""
+        if self._writer is not None or self._reader is None or not self._running:
+            return
+        writer = self._writer = asyncio.get_running_loop().create_task(self._write())
+        writer.add_done_callback(self._writer_done)
 
     async def _settle(self) -> None:
         """Wait for an inline send that had to wait; raise what an inline send raised."""
@@ -143,28 +154,31 @@ class Connection:
     def close_soon(self, code: CloseCode) -> None:
         self.close_code = code
         self.outbox.close()
+        self._start_writer()
 
     # --- the conversation --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Read in this task; the writer task drains what queued. The expiry watch is a timer,
-        the slow-consumer guard and the writer's watch are callbacks, not tasks or a
-        TaskGroup: an idle connection is small (a TaskGroup held 500 bytes of it)."""
+        """Read in this task. Frames are written inline; a writer task drains what queued
+        under backpressure, started only then (or to close). The expiry watch is a timer, the
+        slow-consumer guard and the writer's watch are callbacks, not tasks or a TaskGroup:
+        an idle connection is small."""
+        reader = self._reader = asyncio.current_task()
+        assert reader is not None
         self.reply_hello()
         self._watch_expiry()
-        reader = asyncio.current_task()
-        assert reader is not None
-        writer = self._writer = asyncio.get_running_loop().create_task(self._write())
-        writer.add_done_callback(lambda task: self._writer_done(task, reader))
         try:
             left = await self._read()
             self._reading = False
             if left:
-                writer.cancel()  # the client left: nobody to write to
+                if self._writer is not None:
+                    self._writer.cancel()  # the client left: nobody to write to
             else:
+                self._start_writer()
+                assert self._writer is not None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.rt.settings.redis_timeout):
-                        await asyncio.wait((writer,))  # flush, then the close frame
+                        await asyncio.wait((self._writer,))  # flush, then the close frame
         except asyncio.CancelledError:
             if self._writer_failure is None:
                 raise
@@ -173,7 +187,8 @@ class Connection:
             pass
         finally:
             self._reading = self._running = False
-            writer.cancel()
+            if self._writer is not None:
+                self._writer.cancel()
             if self._closer is not None:
                 self._closer.cancel()
             if self._expiry is not None:
@@ -187,14 +202,14 @@ class Connection:
         if failure is not None and not isinstance(failure, WebSocketDisconnect):
             raise failure
 
-    def _writer_done(self, writer: asyncio.Task[None], reader: asyncio.Task[Any]) -> None:
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
         """A writer that failed (the socket broke, or a bug) ends the conversation: the reader
         is stopped where it waits, as a TaskGroup would stop it."""
         if writer.cancelled() or (failure := writer.exception()) is None:
             return
         self._writer_failure = failure
-        if self._reading:
-            reader.cancel()
+        if self._reading and self._reader is not None:
+            self._reader.cancel()
 
     def _abandon_stalled_send(self) -> None:
         stalled, self._stalled = self._stalled, None
