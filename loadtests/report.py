@@ -199,14 +199,20 @@ def _idle_10k(runs: list[RunResult]) -> tuple[str, str] | None:
     chosen = [r for r in _idle_top(runs) if r.target == "huddle"]
     if not chosen:
         return None
-    kib = _median(r.figures["kib_per_conn"] for r in chosen)
+    # judged on the heavier backend: the target holds for a node on either
+    per_backend = {
+        backend: _median(r.figures["kib_per_conn"] for r in chosen if r.backend == backend)
+        for backend in sorted({r.backend for r in chosen})
+    }
+    kib = max(per_backend.values())
     n = chosen[0].n
+    each = ", ".join(f"{b}:// {_fmt(v)}" for b, v in per_backend.items())
     ratios = same_run_ratios(_idle_top(runs), lambda r: r.target == "huddle", "starlette",
                              "kib_per_conn")  # fmt: skip
     beside = f"; {_median(ratios):.2f} x bare uvicorn" if ratios else ""
     capped = "; capped" if any(r.capped for r in chosen) else ""
     ok = kib <= 30 and n >= 10_000
-    return ("pass" if ok else "miss"), f"{_fmt(kib)} KiB/conn at N = {n:,}{beside}{capped}"
+    return ("pass" if ok else "miss"), f"{each} KiB/conn at N = {n:,}{beside}{capped}"
 
 
 def _cross_node(runs: list[RunResult]) -> tuple[str, str] | None:
@@ -361,7 +367,8 @@ this is the reading of them. Figures are in the tables; none is repeated here.
   Huddle's part was cut to about a sixth of it: `/v1/ws` is handed its connection before
   FastAPI's middleware stack (ten frames held for the connection's life, about 6 KiB), the
   expiry watch is a timer, the slow-consumer guard and the writer's watch are callbacks (no
-  TaskGroup, no extra tasks), the outbox holds a list and a future, a subscription keeps its
+  TaskGroup), the writer task starts only when a frame has to queue or the connection
+  closes, the outbox holds a list and a future, a subscription keeps its
   context manager without an exit stack, the handshake's token and parsed headers die with the
   handshake, and principals share their role sets.
 - **Client-bound figures.** On two cores the clients share one core with Redis, so most
