@@ -52,11 +52,12 @@ from ..protocol.ws import (
 from .collaboration_models import AcquiredOut, LockOut, ReleaseOut
 from .deps import Runtime, authenticate, workspace_key
 from .sync_models import EventOut, SessionOut
+from .ws_pipeline import RequestPipeline
 
 log = logging.getLogger("huddle.ws")
 
 
-#: Requests answered without waiting for the previous ones (`Connection._pipeline`). Each
+#: Requests answered without waiting for the previous ones (`ws_pipeline`). Each
 #: reaches the backend in the order it was read, so their effects keep the client's order.
 #: The others change the connection's own state and run alone, once those are answered.
 PIPELINED: Final = (Ping, Publish, LockAcquire, LockRefresh, LockRelease)
@@ -92,8 +93,7 @@ class Connection:
         self._writer_failure: BaseException | None = None
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
-        self._pending: set[asyncio.Task[None]] | None = None  # made on first use: idle is small
-        self._failed_request: BaseException | None = None
+        self.requests = RequestPipeline(rt.settings.ws_pipeline_depth)
         self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, AbstractAsyncContextManager[object]] = {}
         self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
@@ -196,7 +196,7 @@ class Connection:
             if self.outbox.overflowed:
                 self.rt.services.node.metrics.slow_consumer("ws")
             self._abandon_stalled_send()
-            self._abandon_requests()
+            self.requests.abandon()
             await self._cleanup()
         failure = self._writer_failure
         if failure is not None and not isinstance(failure, WebSocketDisconnect):
@@ -243,11 +243,13 @@ class Connection:
                     self.close_soon(CloseCode.BAD_FRAME)
                 continue
             if isinstance(command, PIPELINED):
-                await self._pipeline(command)
+                await self.requests.start(self._answer(command))
             else:
-                await self._settle_requests()
+                # it changes the connection's own state (subscriptions, sessions, the
+                # credential): it runs alone, once the pipelined ones are answered
+                await self.requests.settle()
                 await self._answer(command)
-        await self._settle_requests()
+        await self.requests.settle()
         return False
 
     async def _answer(self, command: Command) -> None:
@@ -255,44 +257,6 @@ class Connection:
             await self._dispatch(command)
         except HuddleError as exc:
             self.error(command.id, exc)
-
-    async def _pipeline(self, command: Command) -> None:
-        """Start answering `command` without waiting for earlier ones to finish: it reaches
-        the backend in the order it was read, behind them. At most `ws_pipeline_depth` wait
-        at once; then the connection reads no further frame until one is done."""
-        self._raise_failed_request()
-        pending = self._pending
-        if pending is None:
-            pending = self._pending = set()
-        while len(pending) >= self.rt.settings.ws_pipeline_depth:
-            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        task = start_eagerly(self._answer(command))
-        if task is not None:
-            pending.add(task)
-            task.add_done_callback(self._request_done)
-
-    def _request_done(self, task: asyncio.Task[None]) -> None:
-        if self._pending is not None:
-            self._pending.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self._failed_request = self._failed_request or exc
-
-    def _raise_failed_request(self) -> None:
-        """A pipelined request that failed with a bug ends the conversation, as one answered
-        inline would have."""
-        if self._failed_request is not None:
-            raise self._failed_request
-
-    async def _settle_requests(self) -> None:
-        """Wait until every pipelined request has been answered: requests that change the
-        connection's own state (subscriptions, sessions, the credential) run alone."""
-        while self._pending:
-            await asyncio.wait(self._pending)
-        self._raise_failed_request()
-
-    def _abandon_requests(self) -> None:
-        for task in self._pending or ():
-            task.cancel()
 
     async def _write(self) -> None:
         """Drain what queued while the inline path was blocked; then close, once closed."""

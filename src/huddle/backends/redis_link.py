@@ -57,6 +57,11 @@ class _Wire:
         self.watchdog: asyncio.TimerHandle | None = None
 
 
+def _pack(commands: Sequence[Command]) -> bytes:
+    """`commands` in RESP, packed by hiredis (C) rather than redis-py's encoder, per arg."""
+    return b"".join([pack_command(tuple(c)) for c in commands])  # type: ignore[arg-type]  # hiredis's stub types a 1-tuple
+
+
 class RedisLink:
     """Send commands to Redis over one pipelined connection; see the module's docstring.
 
@@ -96,11 +101,6 @@ class RedisLink:
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    @property
-    def waiting(self) -> int:
-        """Calls queued or written and not yet answered."""
-        return self._waiting
-
     def send(self, commands: Sequence[Command]) -> asyncio.Future[list[object]]:
         """The replies to `commands`, in order; an error reply is an exception in the list.
         A failed connection sets the future's exception."""
@@ -117,9 +117,7 @@ class RedisLink:
         self._waiting += 1
         self._wake.set()
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(
-                self._write_forever(), name="huddle-redis-writer"
-            )
+            self._writer = loop.create_task(self._write_forever(), name="huddle-redis-writer")
         return request.replies
 
     async def aclose(self) -> None:
@@ -152,9 +150,7 @@ class RedisLink:
     async def _write(self, requests: list[_Request]) -> None:
         try:
             wire = await self._connected()
-            packed = b"".join(
-                [pack_command(tuple(c)) for r in requests for c in r.commands]  # type: ignore[arg-type]  # hiredis's stub types a 1-tuple
-            )
+            packed = _pack([c for r in requests for c in r.commands])
         except Exception as exc:  # nothing was sent: these fail, the next call tries again
             self._fail(requests, exc)
             return
@@ -187,7 +183,7 @@ class RedisLink:
     async def _greet(self, conn: AbstractConnection) -> None:
         if not self._on_connect:
             return
-        await conn.send_packed_command(conn.pack_commands(self._on_connect), check_health=False)
+        await conn.send_packed_command(_pack(self._on_connect), check_health=False)
         for _ in self._on_connect:
             await conn.read_response(disconnect_on_error=False)  # an error reply raises
 
