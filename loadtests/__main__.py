@@ -81,6 +81,8 @@ FULL_PLAN: list[tuple[str, dict[str, Any]]] = [
                 "target": "huddle", "profile": "auto"}),
     ("fanout", {"transport": "ws-json", "backend": "redis", "n": 1000, "reps": 1,
                 "target": "huddle", "profile": "auto"}),
+    ("fanout", {"transport": "sse", "backend": "memory", "n": 1000, "reps": 1,
+                "target": "huddle", "profile": "auto"}),
     ("locks", {"backend": "redis", "n": 200, "reps": 1, "profile": "auto"}),
     ("two_nodes", {"transport": "ws-json", "n": 1000, "reps": 1, "profile": "auto"}),
 ]  # fmt: skip

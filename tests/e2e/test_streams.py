@@ -5,6 +5,7 @@ is gone is a `sync.reset`, never a silent gap."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -299,3 +300,38 @@ async def test_cookie_streams_check_the_origin(
             assert source.response.status_code == 200
             reader = Reader(source)
             await reader.until(lambda got: any(e.event == "presence.joined" for e in got))
+
+
+async def test_an_idle_stream_gets_heartbeats_and_a_busy_one_gets_none_early(
+    nodes: NodeFactory,
+) -> None:
+    """Every `HUDDLE_SSE_HEARTBEAT` seconds without a frame the stream sends a comment; an
+    event resets that clock, so no heartbeat follows an event sooner than the interval."""
+    a = await nodes.start("memory://", name="a", sse_heartbeat=0.3)
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[float, str]] = []  # (arrival, "heartbeat" | "event")
+    async with (
+        httpx.AsyncClient(base_url=a.url, timeout=30) as http,
+        http.stream("GET", STREAM, headers=bearer("reader")) as response,
+    ):
+        assert response.status_code == 200
+        lines = response.aiter_lines()
+
+        async def read_until(done: Any) -> None:
+            async with asyncio.timeout(20):
+                while not done():
+                    line = await anext(lines)
+                    if line == ": heartbeat":
+                        seen.append((loop.time(), "heartbeat"))
+                    elif line == "event: test.n":
+                        seen.append((loop.time(), "event"))
+
+        await read_until(lambda: [kind for _, kind in seen].count("heartbeat") >= 3)
+        await publish(a, 1, lanes=1)
+        await read_until(lambda: seen[-1][1] == "event")
+        published_at = seen[-1][0]
+        await read_until(lambda: seen[-1][1] == "heartbeat")
+    beats = [at for at, kind in seen if kind == "heartbeat"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(beats[:3])]
+    assert all(0.2 <= gap <= 3 for gap in gaps), gaps
+    assert seen[-1][0] - published_at >= 0.2, "a heartbeat came right after an event"

@@ -29,6 +29,8 @@ def test_every_case_with_a_target_gets_three_reps_and_a_profile() -> None:
     for backend in ("memory", "redis"):
         assert has("fanout", profiled=False, transport="ws-json", backend=backend, n=1000)
         assert has("fanout", profiled=True, transport="ws-json", backend=backend, n=1000)
+    assert has("fanout", profiled=False, transport="sse", backend="memory", n=1000)
+    assert has("fanout", profiled=True, transport="sse", backend="memory", n=1000)
     assert has("locks", profiled=False, backend="redis")
     assert has("locks", profiled=True, backend="redis")
     assert has("two_nodes", profiled=False, n=1000)

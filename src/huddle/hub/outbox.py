@@ -94,6 +94,11 @@ class Outbox:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def nudge(self) -> None:
+        """Wake a waiting `take` even with nothing queued (it returns []): for a timer of the
+        owner's, such as a stream's heartbeat, that must not cost a timeout on every take."""
+        self._wake()
+
     async def take(self, within: float | None = None) -> list[Frame]:
         """Every queued frame, oldest first, waiting up to `within` seconds for the first one.
 
@@ -105,8 +110,11 @@ class Outbox:
         if not self._frames and not self.closed:
             waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(within):
+                if within is None:
                     await waiter
+                else:
+                    async with asyncio.timeout(within):
+                        await waiter
             except TimeoutError:
                 return []
             finally:
