@@ -342,6 +342,14 @@ this is the reading of them. Figures are in the tables; none is repeated here.
   exception-handling wrappers per frame): bypassing it, or writing one pre-framed buffer per
   event (server frames are unmasked, so every subscriber gets the same bytes), needs the
   transport, which ASGI does not expose.
+- **SSE fan-out.** A stream drains its outbox in its own task and writes through
+  Starlette's `StreamingResponse`, a wake-up per stream per batch of frames, where the bare
+  Starlette baseline writes to each stream's ASGI `send` inline. What was fixed: the stream
+  waited for frames with an `asyncio.timeout` (its heartbeat) on every take, a timer created
+  and cancelled per frame per stream, which the profile showed as about a quarter of the
+  node's time; one heartbeat timer per stream, re-armed only when it rings, replaced it.
+  Writing SSE frames inline, as the WebSocket path does, would remove the wake-ups too: it
+  needs the stream served as a raw ASGI response with its own disconnect watch.
 - **Fan-out on redis:// beside python-socketio.** Each event also costs Huddle a Lua script
   (store, id, publish) and a pub/sub read before the fan-out; python-socketio starts a task
   per recipient for every emit. Every Redis call of a node goes over one pipelined connection
