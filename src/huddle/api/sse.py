@@ -205,7 +205,7 @@ async def _stream(
 
             timer = loop.call_at(min(last_write + heartbeat, deadline), ring)
             try:
-                while (now := loop.time()) < deadline:
+                while loop.time() < deadline:
                     frames = await outbox.take()
                     now = loop.time()
                     if frames:
