@@ -16,15 +16,19 @@ from .api import (
     collaboration,
     collaborations_v2,
     custom_objects,
+    demo,
     health,
     metrics,
     sse,
     sync,
+    web,
     ws,
 )
+from .api.cors import Cors
 from .api.deps import Runtime
 from .api.errors import install_error_handlers
 from .api.limits import BodySizeLimit
+from .api.origins import OriginPolicy
 from .api.redaction import redact_tokens_in_access_log
 from .auth import TokenVerifier, resolve_jwt_secret
 from .backends import backend_scheme, open_backend
@@ -32,6 +36,7 @@ from .clock import Clock
 from .config import Settings
 from .hub.node import Node
 from .services import Services
+from .tickets import StreamTickets
 
 DESCRIPTION = """\
 Realtime collaboration for workspace products: who is here, who views what, who holds the edit
@@ -64,15 +69,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     backend_scheme(settings.backend_url)
     secret = resolve_jwt_secret(settings)
     verifier = TokenVerifier(settings, secret)
+    tickets = None
+    if secret is not None:
+        tickets = StreamTickets(
+            secret,
+            open_ttl=settings.stream_ticket_ttl,
+            resume_max=settings.stream_ticket_resume_max,
+            leeway=settings.jwt_leeway,
+        )
+    dev_secret = secret if settings.is_memory and settings.jwt_secret is None else None
+    origins = OriginPolicy.of(settings)
     redact_tokens_in_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             open_backend(settings, clock) as backend,
-            Node(backend, settings).running() as node,
+            Node(backend, settings, clock).running() as node,
         ):
-            app.state.runtime = Runtime(settings, Services.for_node(node), verifier, secret)
+            app.state.runtime = Runtime(
+                settings, Services.for_node(node), verifier, tickets, origins, dev_secret
+            )
             yield
 
     app = HuddleApp(
@@ -80,12 +97,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served by `web.swagger_ui`, with its assets from this node
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Cors,
+        policy=origins,
+        routes=lambda: app.router.routes,
+        allow_credentials=settings.cors_allow_credentials,
+        max_age=settings.cors_max_age,
+    )  # outside the body limit: a refused body still tells the page why
     app.add_middleware(metrics.RequestLatency)  # outermost: times the 413s too
     for router in (
         health.router,
@@ -96,7 +120,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         sse.router,
         apikeys.router,
         metrics.router,
+        web.pages,
     ):
         app.include_router(router)
+    if settings.demo_enabled:
+        app.include_router(demo.router)
+    if settings.docs_enabled:
+        app.add_api_route("/docs", web.swagger_ui, include_in_schema=False)
     app.router.routes.append(WebSocketRoute(ws.PATH, ws.websocket_endpoint))
+    app.router.routes.extend(
+        web.static_routes(demo=settings.demo_enabled, docs=settings.docs_enabled)
+    )
     return app

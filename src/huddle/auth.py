@@ -32,7 +32,6 @@ from .ids import is_tenant_id, is_user_id
 from .models import Actor
 
 ADMIN: Final = "admin"
-STREAM_TICKET: Final = "stream"
 MEMBER: Final = "member"
 _API_KEY: Final = re.compile(r"^[0-9a-fA-F]{64}$")
 _DEV_SECRET_BYTES: Final = 32
@@ -56,6 +55,8 @@ class Principal:
     expires_at: float | None = None
     stream_only: bool = False
     """A stream ticket: it opens event streams of its workspace and does nothing else."""
+    ticket_id: str | None = None
+    """The stream ticket's own id (`jti`): every reconnect of its stream presents it."""
 
     @property
     def is_admin(self) -> bool:
@@ -162,28 +163,6 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def issue_stream_ticket(
-    secret: str, principal: Principal, workspace_id: str, ttl: float
-) -> tuple[str, int]:
-    """A short-lived token that only opens streams of one workspace (EventSource cannot send
-    headers, and a long-lived token in a URL ends up in logs). Answers (ticket, exp)."""
-    now = int(time.time())
-    exp = now + max(1, int(ttl))
-    claims: dict[str, Any] = {
-        "sub": principal.user_id,
-        "org": principal.org_id,
-        "workspaces": [workspace_id],
-        "workspace": workspace_id,
-        "roles": sorted(principal.roles),
-        "typ": STREAM_TICKET,
-        "iat": now,
-        "exp": exp,
-    }
-    if principal.name:
-        claims["name"] = principal.name
-    return jwt.encode(claims, secret, algorithm="HS256"), exp
-
-
 class TokenVerifier:
     """Verifies bearer JWTs against the configured keys, one algorithm list per key."""
 
@@ -257,7 +236,6 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("Token `roles` must be a list")
     name = claims.get("name")
     exp = claims.get("exp")
-    stream_only = claims.get("typ") == STREAM_TICKET
     return Principal(
         kind="user",
         user_id=sub,
@@ -267,7 +245,6 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         roles=shared_set(tuple(roles)),
         name=name if isinstance(name, str) else None,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
-        stream_only=stream_only,
     )
 
 

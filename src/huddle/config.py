@@ -6,13 +6,21 @@ Every field is also an environment variable with the `HUDDLE_` prefix (`HUDDLE_B
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+#: `scheme://host[:port]`, as browsers send `Origin`: no path, no trailing slash.
+_ORIGIN: Final = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+#: A list of origins from the environment: `a,b`, or a JSON list `["a", "b"]`.
+Origins = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -87,12 +95,42 @@ class Settings(BaseSettings):
     poll_wait_max: float = Field(
         30.0, ge=0, le=300, description="Longest `wait=` a REST long poll may ask for."
     )
-    stream_ticket_ttl: float = Field(
-        60.0, gt=0, le=3600, description="Seconds a stream ticket (for EventSource) is valid."
+    sse_max_lifetime: float = Field(
+        7200.0,
+        ge=1,
+        le=7200,
+        description="Longest an SSE stream stays open whatever its `timeout` asks; it then ends "
+        "with `sync.reconnect` and the client resumes (spreads streams over new nodes).",
     )
-    allowed_origins: list[str] = Field(
+    stream_ticket_ttl: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a stream ticket (for EventSource) may open a new stream.",
+    )
+    stream_ticket_resume_max: float = Field(
+        86_400.0,
+        gt=0,
+        description="Longest a stream ticket lets its stream reconnect (with Last-Event-ID); "
+        "never past the expiry of the token it was minted from.",
+    )
+    cors_origins: Origins = Field(
         default_factory=list,
-        description="Origins allowed for cookie-authenticated streams (a JSON list).",
+        description="Origins whose pages may call the REST API and open SSE streams (CORS), "
+        "comma-separated or a JSON list; `*` for any. Empty: no CORS headers.",
+    )
+    cors_allow_credentials: bool = Field(
+        False,
+        description="Allow credentialed cross-origin requests (cookies) from `HUDDLE_CORS_ORIGINS`"
+        " (not with `*`).",
+    )
+    cors_max_age: int = Field(
+        600, ge=0, le=86_400, description="Seconds a browser may cache a CORS preflight answer."
+    )
+    allowed_origins: Origins = Field(
+        default_factory=list,
+        description="Origins, besides the node's own and `HUDDLE_CORS_ORIGINS`, allowed to open "
+        "WebSockets and cookie-authenticated streams (comma-separated or a JSON list).",
     )
     lock_release_on_disconnect: bool = Field(
         True, description="Release a lock taken over a connection after that connection drops."
@@ -147,6 +185,34 @@ class Settings(BaseSettings):
     )
     custom_fields_max: int = Field(100, ge=1, description="Fields one custom object may have.")
     docs_enabled: bool = Field(True, description="Serve /docs and /openapi.json.")
+    demo_enabled: bool = Field(
+        True,
+        description="Serve /demo; it mints demo tokens only on memory:// with the dev secret.",
+    )
+
+    @field_validator("cors_origins", "allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        """`https://a.example,https://b.example` or `["https://a.example"]`: each origin as a
+        browser sends it (`scheme://host[:port]`), or `*` (CORS only)."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            return value
+        origins = [str(item).strip().rstrip("/") for item in value if str(item).strip()]
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return origins
+
+    @model_validator(mode="after")
+    def _origin_lists_are_coherent(self) -> Settings:
+        if "*" in self.allowed_origins:
+            raise ValueError("HUDDLE_ALLOWED_ORIGINS takes origins, not `*`")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError("`*` in HUDDLE_CORS_ORIGINS cannot go with credentials: list origins")
+        return self
 
     @model_validator(mode="after")
     def _lock_bounds_are_ordered(self) -> Settings:

@@ -6,7 +6,7 @@ Wire shapes (JSON bodies) live with the routers; these are the facts behind them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .clock import iso_ms
 from .ids import EntityRef, WorkspaceKey
@@ -45,6 +45,9 @@ class Actor:
 
 
 SYSTEM = Actor("system", "huddle", "Huddle")
+RESET: Final = "sync.reset"
+#: The position of a workspace that has no event yet (`protocol.cursor.ORIGIN`).
+ORIGIN_CURSOR: Final = "origin:0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +74,16 @@ class Event:
 
     @property
     def id(self) -> str:
-        """The opaque cursor clients hold: `<epoch>:<seq>`, the same on every transport."""
-        return f"{self.epoch}:{self.seq}"
+        """The opaque cursor clients hold: `<epoch>:<seq>`, the same on every transport;
+        `origin:0` for a position before any epoch (a reset of a workspace that has no
+        event any more)."""
+        return f"{self.epoch}:{self.seq}" if self.epoch else ORIGIN_CURSOR
 
     @property
     def ephemeral(self) -> bool:
-        """A broadcast outside the log (seq 0): no cursor, never replayed."""
-        return self.seq == 0
+        """A broadcast outside the log (seq 0): no cursor, never replayed. A `sync.reset`
+        always has a cursor, even at seq 0."""
+        return self.seq == 0 and self.type != RESET
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -93,11 +99,18 @@ class Event:
 
 
 def reset_event(
-    ws: WorkspaceKey, epoch: str, oldest: int, head: int, reason: str, requested: str | None
+    ws: WorkspaceKey,
+    epoch: str,
+    oldest: int,
+    head: int,
+    reason: str,
+    requested: str | None,
+    ts_ms: int,
 ) -> Event:
-    """The synthetic `sync.reset` (never stored): history the reader needs is gone, so it
-    reloads state over REST and continues from `<epoch>:<head>`. `reason` is `epoch_changed`
-    (the backend lost its history), `cursor_expired` (older than the bounded log) or
+    """The synthetic `sync.reset` (never stored), sent at `ts_ms`: history the reader needs
+    is gone, so it reloads state over REST and continues from the reset's id, `<epoch>:<head>`
+    (`origin:0` when the workspace has no event any more). `reason` is `epoch_changed` (the
+    backend lost its history), `cursor_expired` (older than the bounded log) or
     `history_rewound` (the backend came back from an older state under the same epoch)."""
 
     def cursor(seq: int) -> str | None:
@@ -107,7 +120,7 @@ def reset_event(
         workspace=ws,
         epoch=epoch,
         seq=head,
-        type="sync.reset",
+        type=RESET,
         actor=SYSTEM,
         data={
             "reason": reason,
@@ -116,7 +129,7 @@ def reset_event(
             "oldest": cursor(oldest),
             "head": cursor(head),
         },
-        ts_ms=0,
+        ts_ms=ts_ms,
     )
 
 

@@ -24,12 +24,26 @@ async def test_an_admin_publishes_a_custom_event_and_gets_the_stored_event(api: 
     assert int(seq) == event["seq"] and epoch
 
 
-async def test_a_member_token_may_not_publish(api: Api) -> None:
-    async with api.unchanged():
-        answer = await api.client.post(
-            PUBLISH, json={"type": "x.y", "data": {}}, headers=api.auth()
-        )
-    assert answer.status_code == 403
+async def test_a_member_publishes_as_over_the_websocket_within_the_publish_rate(
+    tmp_path: Path,
+) -> None:
+    """Members may publish custom events (browsers on SSE or polling have no WebSocket);
+    past `HUDDLE_PUBLISH_RATE` per second a user is answered 429 and nothing is appended."""
+    async with running_api(app_settings(tmp_path, publish_rate=2)) as api:
+        member = api.auth("ben", name="Ben")
+        for n in range(2):
+            answer = await api.client.post(
+                PUBLISH, json={"type": "x.y", "data": {"n": n}}, headers=member
+            )
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["actor"] == {"type": "user", "id": "ben", "name": "Ben"}
+        async with api.unchanged():
+            refused = await api.client.post(
+                PUBLISH, json={"type": "x.y", "data": {}}, headers=member
+            )
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "RATE_LIMITED"
+        assert refused.headers["retry-after"] == "1"
 
 
 async def test_reserved_prefixes_and_bad_bodies_are_refused(api: Api) -> None:

@@ -232,10 +232,11 @@ async def test_a_stream_opened_while_redis_is_down_answers_200_with_retry_and_en
 async def test_the_stream_keeps_its_reader_present_and_leaves_when_closed(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
-    """An open stream is a presence session; closing it emits `presence.left`."""
+    """An open stream is a presence session; closing it emits `presence.left` (a session the
+    stream named itself; see test_stream_credentials for one the client named)."""
     a = await nodes.start(redis_server.url(), name="a", presence_ttl=1)
     async with a.client(bearer("watcher")) as http:
-        async with sse(a, user="ana", session_id="tab-9") as reader:
+        async with sse(a, user="ana") as reader:
             await reader.until(lambda got: any(e.event == "presence.joined" for e in got))
             roster = (await http.get("/v1/orgs/acme/workspaces/ws1/sync/presence")).json()
             assert [u["user_id"] for u in roster["users"]] == ["ana"]
@@ -253,7 +254,7 @@ async def test_the_stream_keeps_its_reader_present_and_leaves_when_closed(
                 left = [e for e in log if e["type"] == "presence.left"]
                 if left:
                     break
-        assert left[0]["data"]["session_id"] == "ana/tab-9"
+        assert left[0]["data"]["session_id"].startswith("ana/sse-")
         assert left[0]["data"]["reason"] == "leave"
 
 

@@ -123,9 +123,11 @@ class HuddleNode:
         kwargs.setdefault("timeout", 10.0)
         return httpx.AsyncClient(base_url=self.url, headers=dict(headers or {}), **kwargs)
 
-    def launch(self) -> None:
-        """Start the process on a fresh free port; returns at once (see `wait_ready`)."""
-        self.port = free_port()
+    def launch(self, *, same_port: bool = False) -> None:
+        """Start the process on a fresh free port (or, `same_port`, the one it had: a restart
+        clients reconnect to); returns at once (see `wait_ready`)."""
+        if not same_port or not self.port:
+            self.port = free_port()
         self._attempts += 1
         with self.log_path.open("ab") as log:
             log.write(f"--- attempt {self._attempts}: port {self.port} ---\n".encode())
@@ -197,6 +199,13 @@ class HuddleNode:
             f"huddle node {self.name} on {self.url} {what} (exit code {self.returncode});"
             f" log {self.log_path}:\n{self.log()}"
         )
+
+    async def restart(self) -> None:
+        """Crash the process (SIGKILL) and start it again on the same port, ready."""
+        self.kill()
+        self._attempts = 0
+        self.launch(same_port=True)
+        await self.wait_ready()
 
     def kill(self) -> None:
         """SIGKILL, as a crash: no shutdown code runs. Returns once the process is gone."""

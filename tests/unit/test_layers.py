@@ -9,7 +9,17 @@ from types import ModuleType
 import huddle
 
 SRC = Path(huddle.__file__).parent
-CORE = {"config", "ids", "clock", "errors", "models", "records", "auth", "encoding"}
+CORE = {
+    "config",
+    "ids",
+    "clock",
+    "errors",
+    "models",
+    "records",
+    "auth",
+    "tickets",
+    "encoding",
+}
 MAY_IMPORT = {
     "core": {"core"},
     "protocol": {"core"},

@@ -7,6 +7,7 @@ always 404 so that existence is never leaked) are decided here and in the servic
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -19,6 +20,8 @@ from ..config import Settings
 from ..errors import BadRequest, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ..ids import TENANT_ID_PATTERN, OrgId, WorkspaceId, WorkspaceKey
 from ..services import Services
+from ..tickets import StreamTickets, is_ticket
+from .origins import OriginPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +31,11 @@ class Runtime:
     settings: Settings
     services: Services
     verifier: TokenVerifier
-    ticket_secret: str | None
-    """Signs stream tickets (the HS256 secret); None when only a public key is configured."""
+    tickets: StreamTickets | None
+    """Mints and checks stream tickets; None when only a public key is configured."""
+    origins: OriginPolicy
+    dev_secret: str | None
+    """The generated dev secret of a memory:// node (it mints demo tokens); None otherwise."""
 
 
 def runtime(connection: HTTPConnection) -> Runtime:
@@ -47,10 +53,29 @@ _api_key = APIKeyHeader(name="X-API-KEY", auto_error=False, description="A 64-he
 
 
 async def authenticate(runtime: Runtime, credential: str) -> Principal:
-    """A principal from a bearer credential: API keys by shape, JWTs otherwise."""
+    """A principal from a bearer credential: API keys by shape, JWTs otherwise. A stream
+    ticket is refused: it opens event streams and nothing else (`authenticate_stream`)."""
     if looks_like_api_key(credential):
         return await runtime.services.apikeys.authenticate(credential)
+    if is_ticket(credential):
+        raise Unauthenticated("A stream ticket only opens event streams")
     return runtime.verifier.verify(credential)
+
+
+async def authenticate_stream(runtime: Runtime, credential: str, *, resuming: bool) -> Principal:
+    """`authenticate`, where a stream ticket is good too: for a new stream in its first
+    minute, for a reconnect (`resuming`: it carries Last-Event-ID) until its own expiry, and
+    only while the API key it was minted from, if any, is not revoked."""
+    if not is_ticket(credential):
+        return await authenticate(runtime, credential)
+    if runtime.tickets is None:
+        raise Unauthenticated("This node mints no stream tickets")
+    found = runtime.tickets.verify(credential, resuming=resuming, now=time.time())
+    if found.key_id is not None and not await runtime.services.apikeys.is_active(
+        found.org_id, found.key_id
+    ):
+        raise Unauthenticated("The API key this ticket was minted from is revoked")
+    return found
 
 
 async def principal(
@@ -61,24 +86,12 @@ async def principal(
     credential = api_key or (bearer.credentials if bearer else None)
     if not credential:
         raise Unauthenticated("Authentication required")
-    found = await authenticate(runtime(request), credential)
-    if found.stream_only:
-        raise Unauthenticated("A stream ticket only opens event streams")
-    return found
+    return await authenticate(runtime(request), credential)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 OrgIdPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, examples=["acme"])]
 WorkspaceIdPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, examples=["ws1"])]
-
-
-def origin_allowed(connection: HTTPConnection, settings: Settings) -> bool:
-    """Cross-site checks for cookie-authenticated streams and WebSockets: no `Origin` (a
-    same-origin request), the node's own origin, or one of `HUDDLE_ALLOWED_ORIGINS`."""
-    origin = connection.headers.get("origin")
-    scheme = {"ws": "http", "wss": "https"}.get(connection.url.scheme, connection.url.scheme)
-    own = f"{scheme}://{connection.url.netloc}"
-    return origin is None or origin == own or origin in settings.allowed_origins
 
 
 def org_of(caller: Principal, org_id: str) -> OrgId:

@@ -42,6 +42,7 @@ from ..errors import (
     Unauthenticated,
 )
 from .metrics import metrics_of
+from .route_table import allow_header, path_methods
 
 log = logging.getLogger("huddle.api")
 
@@ -232,14 +233,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code
     details: dict[str, Any] = {}
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message, details = "No such route", {"path": request.url.path}
+    if exc.status_code == 405:
+        methods = path_methods(request.app.router.routes, request.url.path)
+        headers["Allow"] = allow_header(methods)
+        details = {"allowed_methods": sorted(methods)}
     if is_base_v2(request):
         code = "not_found" if exc.status_code == 404 else code.lower()
         errors = [base_error(code, message, message, None)]
-        return base_v2_response(request, exc.status_code, errors, dict(exc.headers or {}))
+        return base_v2_response(request, exc.status_code, errors, headers)
     body = envelope(exc.status_code, code, message, details)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,8 +1,10 @@
 """Seed 003's workspace stream over Server-Sent Events, and the stream ticket for browsers.
 
 EventSource cannot send headers, so besides `Authorization` the stream accepts an
-`access_token` query parameter (a token, an API key, or better a short-lived ticket from
-`POST .../sync/ticket`) and a `huddle_token` cookie checked together with `Origin`.
+`access_token` query parameter (a token, an API key, or better a ticket from
+`POST .../sync/ticket`, see `huddle.tickets`) and a `huddle_token` cookie checked together
+with `Origin`. A stream ends by itself at its `timeout`, at `HUDDLE_SSE_MAX_LIFETIME`, or when
+its credential expires, each time with a final `sync.reconnect` event saying why.
 """
 
 from __future__ import annotations
@@ -10,31 +12,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
-from ..auth import Principal, issue_stream_ticket
+from ..auth import Principal
 from ..errors import BackendUnavailable, BadRequest, Forbidden, Unauthenticated
 from ..hub.limits import Slot
 from ..hub.outbox import Outbox
 from ..ids import SESSION_ID_PATTERN, WorkspaceKey
 from ..protocol.cursor import parse_cursor
-from ..protocol.sse import sse_comment, sse_event, sse_retry
+from ..protocol.sse import sse_comment, sse_event, sse_position, sse_retry
 from .deps import (
     CurrentPrincipal,
     OrgIdPath,
     PathWorkspace,
     Runtime,
     WorkspaceIdPath,
-    authenticate,
-    origin_allowed,
+    authenticate_stream,
     runtime,
     workspace_key,
 )
@@ -48,11 +51,21 @@ COOKIE = "huddle_token"
 class TicketOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"ticket": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "expires_in": 60}]
+            "examples": [
+                {
+                    "ticket": "eyJhbGciOiJIUzI1NiIsInR5cCI6Imh1ZGRsZS1zdHJlYW0tdGlja2V0In0.e30.s",
+                    "expires_in": 60,
+                    "resumable_for": 3540,
+                }
+            ]
         }
     )
     ticket: str
-    expires_in: int
+    expires_in: int = Field(description="Seconds left to open a stream with this ticket")
+    resumable_for: int = Field(
+        description="Seconds the stream it opened may reconnect with it (with Last-Event-ID): "
+        "until the caller's own token expires"
+    )
 
 
 @router.post(
@@ -64,35 +77,44 @@ class TicketOut(BaseModel):
 async def create_stream_ticket(
     request: Request, ws: PathWorkspace, caller: CurrentPrincipal
 ) -> TicketOut:
-    """A token valid for `HUDDLE_STREAM_TICKET_TTL` seconds that only opens this workspace's
-    streams: put it in the EventSource URL (`?access_token=<ticket>`) instead of a real token."""
+    """A ticket that opens this workspace's stream as the caller, for an EventSource URL
+    (`?access_token=<ticket>`) instead of a real token: it opens a new stream within
+    `HUDDLE_STREAM_TICKET_TTL` seconds, and the browser's own reconnects of that stream (they
+    carry Last-Event-ID) keep working with it until the caller's token expires."""
     rt = runtime(request)
-    if rt.ticket_secret is None:
+    if rt.tickets is None:
         raise BadRequest("Stream tickets need HUDDLE_JWT_SECRET on the node")
-    ticket, _ = issue_stream_ticket(
-        rt.ticket_secret, caller, ws.workspace_id, rt.settings.stream_ticket_ttl
+    now = time.time()
+    ticket = rt.tickets.mint(caller, ws.workspace_id, now)
+    return TicketOut(
+        ticket=ticket.token,
+        expires_in=max(0, int(ticket.opens_until - now)),
+        resumable_for=max(0, int(ticket.resumes_until - now)),
     )
-    return TicketOut(ticket=ticket, expires_in=int(rt.settings.stream_ticket_ttl))
 
 
 async def stream_principal(
-    request: Request, rt: Runtime, authorization: str | None, access_token: str | None
+    request: Request,
+    rt: Runtime,
+    authorization: str | None,
+    access_token: str | None,
+    resuming: bool,
 ) -> Principal:
     scheme, _, credential = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and credential:
-        return await authenticate(rt, credential.strip())
+        return await authenticate_stream(rt, credential.strip(), resuming=resuming)
     if api_key := request.headers.get("x-api-key"):
-        return await authenticate(rt, api_key)
+        return await authenticate_stream(rt, api_key, resuming=resuming)
     if access_token:
-        return await authenticate(rt, access_token)
+        return await authenticate_stream(rt, access_token, resuming=resuming)
     if cookie := request.cookies.get(COOKIE):
-        if not origin_allowed(request, rt.settings):
+        if not rt.origins.cookie_allows(request):
             origin = request.headers.get("origin", "")
             raise Forbidden(
                 f"Origin {origin[:100]!r} may not use cookie authentication",
                 details={"required_permission": "origin:allowed"},
             )
-        return await authenticate(rt, cookie)
+        return await authenticate_stream(rt, cookie, resuming=resuming)
     raise Unauthenticated("Authentication required")
 
 
@@ -129,24 +151,61 @@ async def stream_workspace_events(
     ] = None,
     session_id: Annotated[
         str | None,
-        Query(pattern=SESSION_ID_PATTERN, description="Presence session name for this stream"),
+        Query(
+            pattern=SESSION_ID_PATTERN,
+            description="Your name for this stream's presence session (a tab id): it stays "
+            "one session across the stream's reconnects",
+        ),
     ] = None,
+    presence: Annotated[
+        bool, Query(description="false: the stream is not a presence session of the caller")
+    ] = True,
 ) -> StreamingResponse:
     """Every event of the workspace as it happens, resuming after `Last-Event-ID`. The open
-    stream keeps the caller present in the workspace and leaves when it closes. A user holds
-    at most `HUDDLE_SSE_MAX_STREAMS_PER_USER` streams per node: one more answers 429."""
+    stream keeps the caller present in the workspace. A session the stream named itself
+    leaves when it closes; one named by `session_id` outlives it by up to one presence TTL,
+    so that a reconnecting tab stays one session. A user holds at most
+    `HUDDLE_SSE_MAX_STREAMS_PER_USER` streams per node: one more answers 429."""
     rt = runtime(request)
-    caller = await stream_principal(request, rt, authorization, access_token)
-    ws = workspace_key(caller, org_id, workspace_id)
     since = request.headers.get("last-event-id") or last_event_id
+    caller = await stream_principal(
+        request, rt, authorization, access_token, resuming=since is not None
+    )
+    ws = workspace_key(caller, org_id, workspace_id)
     if since is not None:
         parse_cursor(since)
     # Admitted before the first byte: over the limit is a 429 envelope, not a stream that
     # ends (an EventSource would retry that forever).
     slot = rt.services.node.limits.admit("sse", (caller.org_id, caller.user_id))
-    body = _stream(rt, ws, caller, since, timeout, session_id)
+    if session_id is None and caller.ticket_id is not None:
+        # The browser's reconnects present the same ticket: naming the session after it
+        # keeps a native EventSource one presence session across them.
+        session_id = f"sse-{caller.ticket_id}"
+    plan = StreamPlan(ws, caller, since, _ending(rt, caller, timeout), session_id, presence)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return _HeldStream(body, slot, media_type="text/event-stream", headers=headers)
+    return _HeldStream(_stream(rt, plan), slot, media_type="text/event-stream", headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlan:
+    ws: WorkspaceKey
+    caller: Principal
+    since: str | None
+    ending: tuple[float, str]
+    """(seconds from now, the reason the final event gives then)."""
+    client_session: str | None
+    presence: bool
+
+
+def _ending(rt: Runtime, caller: Principal, timeout: int) -> tuple[float, str]:
+    """When the stream ends by itself and why: its `timeout` (capped by
+    `HUDDLE_SSE_MAX_LIFETIME`), or its credential's expiry if that comes first."""
+    lifetime = min(float(timeout), rt.settings.sse_max_lifetime)
+    if caller.expires_at is not None:
+        left = caller.expires_at + rt.settings.jwt_leeway - time.time()
+        if left < lifetime:
+            return max(0.0, left), "credential_expired"
+    return lifetime, "timeout"
 
 
 class _HeldStream(StreamingResponse):
@@ -171,29 +230,32 @@ class _HeldStream(StreamingResponse):
             self._slot.release()
 
 
-async def _stream(
-    rt: Runtime,
-    ws: WorkspaceKey,
-    caller: Principal,
-    since: str | None,
-    lifetime: int,
-    client_session: str | None,
-) -> AsyncIterator[bytes]:
+async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
     settings, svc = rt.settings, rt.services
+    ws, caller = plan.ws, plan.caller
     yield sse_retry(round(settings.sse_retry * 1000))
     outbox = Outbox(settings.outbox_limit)
-    session = client_session or f"sse-{secrets.token_hex(4)}"
+    session = plan.client_session or f"sse-{secrets.token_hex(4)}"
     keeper = svc.node.keeper
     joined = None
+
+    def started_at(position: str | None) -> None:
+        # Without a cursor the stream starts live: an id-only block gives the browser's
+        # Last-Event-ID that position, so a reconnect before any event misses nothing.
+        if plan.since is None and position is not None:
+            outbox.offer(sse_position(position))
+
     try:
-        async with svc.streams.follow(ws, outbox, "sse", since):
-            joined = await svc.presence.join(ws, caller, session, kind="sse")
-            keeper.keep(ws, joined.session.session_id)
+        async with svc.streams.follow(ws, outbox, "sse", plan.since, on_ready=started_at):
+            if plan.presence:
+                joined = await svc.presence.join(ws, caller, session, kind="sse")
+                keeper.keep(ws, joined.session.session_id)
             # One timer per stream, re-armed only when it rings, wakes the loop for a due
             # heartbeat and for the end of the stream's lifetime: a timeout on every take
             # cost a timer per frame per stream (a quarter of the node's time in fan-out).
             loop = asyncio.get_running_loop()
             heartbeat = settings.sse_heartbeat
+            lifetime, reason = plan.ending
             deadline = loop.time() + lifetime
             last_write = loop.time()
             rang = False
@@ -223,13 +285,14 @@ async def _stream(
                         timer = loop.call_at(min(last_write + heartbeat, deadline), ring)
             finally:
                 timer.cancel()
-            yield _closing("timeout")
+            yield _closing(reason)
     except BackendUnavailable:
         svc.node.metrics.backend_error("sse")
         yield sse_comment("backend unavailable: reconnect")
     finally:
         if joined is not None:
             keeper.drop(ws, joined.session.session_id)
+        if joined is not None and plan.client_session is None:
             # The stream's task is being cancelled (Starlette's task group cancels on
             # disconnect, level-triggered), so the goodbye runs in a shielded, bounded scope.
             # Unreachable now, the session still ends by itself within one presence TTL.

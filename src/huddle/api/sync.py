@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from ..errors import RateLimited
 from ..ids import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SESSION_ID_PATTERN, EntityRef
 from .deps import CurrentPrincipal, CurrentServices, PathWorkspace
 from .error_models import errors
@@ -96,6 +97,24 @@ async def announce_presence_viewing(
     return SessionOut.of(joined.session, joined.new)
 
 
+@router.delete(
+    "/sync/presence/viewing",
+    response_model=SessionOut,
+    responses=errors(403, 404),
+    summary="Stop Viewing",
+)
+async def stop_viewing(
+    ws: PathWorkspace,
+    caller: CurrentPrincipal,
+    svc: CurrentServices,
+    session_id: ClientSession = None,
+) -> SessionOut:
+    """Say you no longer look at anything (`presence.viewing` with a null resource); the
+    session stays present (joined first if needed)."""
+    joined = await svc.presence.view(ws, caller, None, session_id)
+    return SessionOut.of(joined.session, joined.new)
+
+
 @router.get(
     "/sync/presence",
     response_model=RosterOut,
@@ -153,17 +172,23 @@ async def read_events(
     "/events",
     response_model=EventOut,
     status_code=201,
-    responses=errors(403, 404, 413),
+    responses=errors(403, 404, 413, 429),
     summary="Publish Custom Event",
 )
 async def publish_event(
     body: PublishIn, ws: PathWorkspace, caller: CurrentPrincipal, svc: CurrentServices
 ) -> EventOut:
-    """For services (API key) and admins: append a custom event and publish it to the
-    workspace. Huddle's own type prefixes are refused; a repeated `idempotency_key` answers
-    the first event instead of a second one."""
-    if not caller.is_api_key:
-        caller.require_admin("events:publish")
+    """Append a custom event and publish it to the workspace (any member, as over the
+    WebSocket). Huddle's own type prefixes are refused; a repeated `idempotency_key` answers
+    the first event instead of a second one; `persist: false` broadcasts it outside the log.
+    A member publishes at most `HUDDLE_PUBLISH_RATE` per second on a node (429
+    `RATE_LIMITED`); services (API keys) and admins are not limited."""
+    limited = not (caller.is_api_key or caller.is_admin)
+    if limited and not svc.node.publish_budgets.take((caller.org_id, caller.user_id)):
+        rate = svc.node.settings.publish_rate
+        raise RateLimited(
+            f"at most {rate:g} publishes per second per user; slow down", details={"limit": rate}
+        )
     event = await svc.events.publish_custom(
         ws, caller.actor(), body.type, body.data, body.idempotency_key, persist=body.persist
     )

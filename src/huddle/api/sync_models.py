@@ -94,30 +94,51 @@ class LeftOut(BaseModel):
     left: bool = Field(description="False when the session was not present (nothing changed)")
 
 
+class RosterSessionOut(BaseModel):
+    session_id: str = Field(description="The stored id `<user_id>/<name>`, as events name it")
+    kind: str
+    joined_at: str
+    viewing: ViewingOut | None
+
+
+def _viewing(session: PresenceSession) -> ViewingOut | None:
+    if session.viewing is None:
+        return None
+    return ViewingOut(
+        resource_type=session.viewing.type,
+        resource_id=session.viewing.id,
+        since=iso_ms(session.viewing_since_ms or session.joined_at_ms),
+    )
+
+
 class RosterUserOut(BaseModel):
     user_id: str
     name: str | None
     since: str
     sessions: int
     viewing: list[ViewingOut]
+    session_details: list[RosterSessionOut] = Field(
+        description="Each live session: a client folds presence events onto these by `session_id`"
+    )
 
     @classmethod
     def of(cls, entry: RosterEntry) -> RosterUserOut:
-        viewing = [
-            ViewingOut(
-                resource_type=s.viewing.type,
-                resource_id=s.viewing.id,
-                since=iso_ms(s.viewing_since_ms or s.joined_at_ms),
+        details = [
+            RosterSessionOut(
+                session_id=s.session_id,
+                kind=s.kind,
+                joined_at=iso_ms(s.joined_at_ms),
+                viewing=_viewing(s),
             )
             for s in entry.sessions
-            if s.viewing is not None
         ]
         return cls(
             user_id=entry.user_id,
             name=entry.name,
             since=iso_ms(entry.since_ms),
             sessions=len(entry.sessions),
-            viewing=viewing,
+            viewing=[d.viewing for d in details if d.viewing is not None],
+            session_details=details,
         )
 
 
@@ -138,6 +159,24 @@ class RosterOut(BaseModel):
                                     "resource_id": "42",
                                     "since": "2026-01-05T10:01:12.345Z",
                                 }
+                            ],
+                            "session_details": [
+                                {
+                                    "session_id": "ana/tab-1",
+                                    "kind": "ws",
+                                    "joined_at": "2026-01-05T10:01:12.345Z",
+                                    "viewing": {
+                                        "resource_type": "deal",
+                                        "resource_id": "42",
+                                        "since": "2026-01-05T10:01:12.345Z",
+                                    },
+                                },
+                                {
+                                    "session_id": "ana/tab-2",
+                                    "kind": "sse",
+                                    "joined_at": "2026-01-05T10:03:40.120Z",
+                                    "viewing": None,
+                                },
                             ],
                         }
                     ],

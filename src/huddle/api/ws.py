@@ -13,7 +13,7 @@ from ..auth import Principal
 from ..errors import BackendUnavailable, TokenExpired, TooManyConnections, Unauthenticated
 from ..protocol.close_codes import CloseCode
 from ..protocol.ws import SUBPROTOCOLS, choose_subprotocol, token_from_subprotocols
-from .deps import Runtime, authenticate, origin_allowed, runtime
+from .deps import Runtime, authenticate, runtime
 from .ws_connection import Connection
 
 PATH = "/v1/ws"
@@ -54,7 +54,7 @@ async def admit(websocket: WebSocket, rt: Runtime, offered: list[str]) -> Princi
     dropped when it returns instead of living in the endpoint's frame as long as the
     connection (about 800 bytes, memory_probe)."""
     handshake = HTTPConnection(websocket.scope)
-    if not origin_allowed(handshake, rt.settings):
+    if not rt.origins.websocket_allows(handshake):
         await refuse(websocket, CloseCode.FORBIDDEN_ORIGIN)
         return None
     credential = offered_credential(handshake, offered)

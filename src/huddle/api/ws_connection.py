@@ -299,9 +299,12 @@ class Connection:
         self._expiry = asyncio.get_running_loop().call_later(min(left, 60.0), self._watch_expiry)
 
     async def _cleanup(self) -> None:
-        """Leave every workspace and presence session this connection held. Shielded: the
-        task is being cancelled, and a goodbye that cannot reach the backend is replaced by
-        the sessions' own expiry within one presence TTL."""
+        """Leave every workspace this connection followed, and the presence sessions named
+        after it. A session the client named itself (a tab id) is only no longer kept alive:
+        it ends by expiry within one presence TTL unless the client comes back and joins it
+        again, so a reconnecting tab stays one session (no `left` and `joined` for it).
+        Shielded: the task is being cancelled, and a goodbye that cannot reach the backend is
+        replaced by the sessions' own expiry."""
         svc = self.rt.services
         for following in self.subscriptions.values():
             await following.__aexit__(None, None, None)
@@ -309,6 +312,8 @@ class Connection:
         with anyio.move_on_after(self.rt.settings.redis_timeout, shield=True):
             for (ws, client_session), session_id in list(self.sessions.items()):
                 svc.node.keeper.drop(ws, session_id)
+                if client_session != self.id:
+                    continue
                 with contextlib.suppress(BackendUnavailable):
                     await svc.presence.leave(ws, self.principal, client_session)
         self.sessions.clear()

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Final, Literal
 
 from ..backends.base import EventLog, SubscriptionLost
+from ..clock import Clock
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
 from ..models import Event, reset_event
@@ -91,9 +92,12 @@ class Member:
 
 
 class WorkspaceChannel:
-    def __init__(self, ws: WorkspaceKey, log: EventLog, *, retry: float, metrics: Metrics) -> None:
+    def __init__(
+        self, ws: WorkspaceKey, log: EventLog, *, retry: float, metrics: Metrics, clock: Clock
+    ) -> None:
         self.ws = ws
         self._log = log
+        self._clock = clock
         self._retry = retry
         self._metrics = metrics
         self.members: dict[Member, None] = {}
@@ -166,9 +170,7 @@ class WorkspaceChannel:
             if not self._continues(page.epoch) or page.oldest > self.last_seq + 1:
                 reason = "cursor_expired" if self._continues(page.epoch) else "epoch_changed"
                 requested = f"{self.epoch}:{self.last_seq}"
-                self._reset(
-                    reset_event(self.ws, page.epoch, page.oldest, page.head, reason, requested)
-                )
+                self._reset(page.epoch, page.oldest, page.head, reason, requested)
                 return
             for event in page.events:
                 self._deliver(event)
@@ -192,11 +194,7 @@ class WorkspaceChannel:
             rewound = probe.head < self.last_seq
         if rewound:
             requested = f"{self.epoch}:{self.last_seq}"
-            self._reset(
-                reset_event(
-                    self.ws, probe.epoch, probe.oldest, probe.head, "history_rewound", requested
-                )
-            )
+            self._reset(probe.epoch, probe.oldest, probe.head, "history_rewound", requested)
         return rewound
 
     def _deliver(self, event: Event) -> None:
@@ -208,7 +206,7 @@ class WorkspaceChannel:
             # mid-way (seq > 1), the event itself is covered by the reload too.
             requested = f"{self.epoch}:{self.last_seq}"
             head = event.seq if event.seq != 1 else 0
-            self._reset(reset_event(self.ws, event.epoch, 1, head, "epoch_changed", requested))
+            self._reset(event.epoch, 1, head, "epoch_changed", requested)
             if head:
                 return
         elif event.seq <= self.last_seq:
@@ -217,8 +215,9 @@ class WorkspaceChannel:
         self._last_mark = (event.ts_ms, event.type)
         self._fan_out(FrameCache(event))
 
-    def _reset(self, reset: Event) -> None:
-        self.epoch, self.last_seq = reset.epoch, reset.seq
+    def _reset(self, epoch: str, oldest: int, head: int, reason: str, requested: str) -> None:
+        reset = reset_event(self.ws, epoch, oldest, head, reason, requested, self._clock.now_ms())
+        self.epoch, self.last_seq = epoch, head
         self._last_mark = None
         self._fan_out(FrameCache(reset))
 

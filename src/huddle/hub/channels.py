@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from ..backends.base import EventLog
+from ..clock import Clock
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
 from .channel import Member, WorkspaceChannel
@@ -16,9 +17,10 @@ from .metrics import Metrics
 
 class Channels:
     def __init__(
-        self, log: EventLog, *, ready_timeout: float, retry: float, metrics: Metrics
+        self, log: EventLog, *, ready_timeout: float, retry: float, metrics: Metrics, clock: Clock
     ) -> None:
         self._log = log
+        self._clock = clock
         self._metrics = metrics
         self._ready_timeout = ready_timeout
         self._retry = retry
@@ -39,7 +41,9 @@ class Channels:
     async def _acquire(self, ws: WorkspaceKey) -> WorkspaceChannel:
         self._users[ws] = self._users.get(ws, 0) + 1
         if ws not in self._open:
-            channel = WorkspaceChannel(ws, self._log, retry=self._retry, metrics=self._metrics)
+            channel = WorkspaceChannel(
+                ws, self._log, retry=self._retry, metrics=self._metrics, clock=self._clock
+            )
             task = asyncio.create_task(channel.run(), name=f"channel {ws.tag}")
             self._open[ws] = (channel, task)
         channel = self._open[ws][0]

@@ -103,10 +103,45 @@ class TokenBucket:
 
     def take(self) -> bool:
         """Spend one token: False (and nothing spent) when none is left."""
-        now = self._now()
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
+        self._refill()
         if self._tokens < 1.0:
             return False
         self._tokens -= 1.0
         return True
+
+    def full(self) -> bool:
+        """True when the bucket is as if new: forgetting it changes nothing."""
+        self._refill()
+        return self._tokens >= self._capacity
+
+    def _refill(self) -> None:
+        now = self._now()
+        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+
+
+class PublishBudgets:
+    """One `TokenBucket` per user for publishes over REST, where no connection holds one.
+
+    At most `max_users` buckets are kept: past that, full buckets (users who have not
+    published for a second or more) are forgotten, which changes nothing; if every bucket is
+    in use, the older half goes (those users get a fresh second's worth)."""
+
+    def __init__(self, rate: float, *, max_users: int = 10_000) -> None:
+        self._rate = rate
+        self._max_users = max_users
+        self._buckets: dict[UserKey, TokenBucket] = {}
+
+    def take(self, user: UserKey) -> bool:
+        bucket = self._buckets.get(user)
+        if bucket is None:
+            if len(self._buckets) >= self._max_users:
+                self._forget()
+            bucket = self._buckets[user] = TokenBucket(self._rate)
+        return bucket.take()
+
+    def _forget(self) -> None:
+        self._buckets = {user: b for user, b in self._buckets.items() if not b.full()}
+        if len(self._buckets) >= self._max_users:
+            keep = list(self._buckets.items())[len(self._buckets) // 2 :]
+            self._buckets = dict(keep)

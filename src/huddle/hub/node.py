@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from ..backends.base import Backend
+from ..clock import Clock, SystemClock
 from ..config import Settings
 from .channels import Channels
 from .deferred import Deferred
 from .keepalive import PresenceKeeper
-from .limits import ConnectionLimits
+from .limits import ConnectionLimits, PublishBudgets
 from .metrics import Metrics
 from .sweeper import Sweeper
 
@@ -20,9 +21,10 @@ from .sweeper import Sweeper
 class Node:
     """One Huddle process. Services reach the shared state through `node.backend`."""
 
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(self, backend: Backend, settings: Settings, clock: Clock | None = None) -> None:
         self.backend = backend
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.node_id = settings.node_id or f"node-{secrets.token_hex(3)}"
         self.metrics = Metrics()
         self.limits = ConnectionLimits(
@@ -30,6 +32,7 @@ class Node:
             ws_max_per_user=settings.ws_max_connections_per_user,
             sse_max_per_user=settings.sse_max_streams_per_user,
         )
+        self.publish_budgets = PublishBudgets(settings.publish_rate)
         self.sweeper = Sweeper(
             backend,
             interval=settings.sweep_interval,
@@ -41,6 +44,7 @@ class Node:
             ready_timeout=settings.redis_timeout * 2,
             retry=settings.sweep_interval,
             metrics=self.metrics,
+            clock=self.clock,
         )
         self.keeper = PresenceKeeper(
             backend.presence, ttl=settings.presence_ttl, metrics=self.metrics

@@ -45,6 +45,15 @@ def sse_event(event_id: str | None, event_type: str, data: bytes) -> bytes:
     return head + b"\n" + lines + b"\n"
 
 
+def sse_position(event_id: str) -> bytes:
+    """`id: <id>\n\n`: sets the reader's last event id without dispatching an event (a block
+    with no data dispatches nothing, but its `id:` still counts). Raises ValueError like
+    `sse_event` for an id holding CR, LF or NUL."""
+    if "\r" in event_id or "\n" in event_id or "\0" in event_id:
+        raise ValueError(f"an SSE event id may not hold CR, LF or NUL: {event_id[:80]!r}")
+    return b"id: " + event_id.encode() + b"\n\n"
+
+
 def sse_comment(text: str) -> bytes:
     """`: <text>\\n\\n`, one comment line per line of `text`; readers ignore it (heartbeats)."""
     return b"".join(b": " + line.encode() + b"\n" for line in _TEXT_LINE_BREAK.split(text)) + b"\n"

@@ -9,6 +9,7 @@ from .apikeys import ApiKeyService
 from .collaborations import CollaborationService
 from .custom_objects import CustomObjectService
 from .custom_records import CustomRecordService
+from .demo import DemoService
 from .events import EventService
 from .locks import LockService
 from .presence import PresenceService
@@ -28,12 +29,14 @@ class Services:
     collaborations: CollaborationService
     custom_objects: CustomObjectService
     custom_records: CustomRecordService
+    demo: DemoService
 
     @classmethod
     def for_node(cls, node: Node) -> Services:
         events = EventService(node)
         records = RecordService(node)
         custom_objects = CustomObjectService(node, records)
+        custom_records = CustomRecordService(custom_objects, records)
         return cls(
             node=node,
             events=events,
@@ -44,5 +47,6 @@ class Services:
             records=records,
             collaborations=CollaborationService(records),
             custom_objects=custom_objects,
-            custom_records=CustomRecordService(custom_objects, records),
+            custom_records=custom_records,
+            demo=DemoService(custom_objects, custom_records),
         )

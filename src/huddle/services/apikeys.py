@@ -64,6 +64,10 @@ class ApiKeyService:
             raise Unauthenticated("Unknown or revoked API key")
         return principal_of(record)
 
+    async def is_active(self, org_id: str, key_id: str) -> bool:
+        """True while the key `key_id` of `org_id` exists (it was not revoked)."""
+        return any(record.id == key_id for record in await self._keys.list(org_id))
+
 
 def principal_of(record: ApiKeyRecord) -> Principal:
     return Principal(

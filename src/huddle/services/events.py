@@ -38,6 +38,7 @@ class EventService:
         self._log = node.backend.log
         self._settings = node.settings
         self._metrics = node.metrics
+        self._clock = node.clock
 
     async def publish_custom(
         self,
@@ -88,7 +89,9 @@ class EventService:
                 return Replay(page, page[-1].id)
             return Replay((), str(cursor) if cursor else _head(first.epoch, first.head))
         reason = "epoch_changed" if cursor.epoch != first.epoch else "cursor_expired"
-        reset = reset_event(ws, first.epoch, first.oldest, first.head, reason, str(cursor))
+        reset = reset_event(
+            ws, first.epoch, first.oldest, first.head, reason, str(cursor), self._clock.now_ms()
+        )
         return Replay((reset,), _head(first.epoch, first.head), reset=True)
 
 

@@ -24,6 +24,7 @@ class StreamService:
         self._channels = node.channels
         self._events = events
         self._settings = node.settings
+        self._clock = node.clock
 
     @asynccontextmanager
     async def follow(
@@ -67,7 +68,8 @@ class StreamService:
             if len(backlog) > self._settings.outbox_limit:
                 # Further behind than a connection may lag: reload beats a flood.
                 oldest = backlog[0].seq
-                return [reset_event(ws, epoch, oldest, upto, "cursor_expired", since)]
+                now = self._clock.now_ms()
+                return [reset_event(ws, epoch, oldest, upto, "cursor_expired", since, now)]
             if len(page) < len(replay.events) or not replay.events:
                 return backlog
             after = replay.next
