@@ -56,7 +56,7 @@ test-js: $(VENV)/ok system-packages
 # Regenerate docs/images/demo.png, the README's screenshot, from the browser test of the demo.
 screenshot: $(VENV)/ok system-packages
 	HUDDLE_SCREENSHOT=docs/images/demo.png PATH="$$PATH:/usr/sbin:/sbin" \
-	  $(BIN)/pytest -q tests/browser/test_demo.py -k two_users
+	  $(BIN)/pytest -q tests/browser/test_demo.py -k see_each_other
 
 # The load-test harness (loadtests/README.md). `bench` measures the full matrix on this machine
 # (long) and rewrites docs/benchmarks.md; `bench-quick` runs every scenario and baseline tiny

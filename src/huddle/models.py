@@ -48,6 +48,8 @@ SYSTEM = Actor("system", "huddle", "Huddle")
 RESET: Final = "sync.reset"
 #: The position of a workspace that has no event yet (`protocol.cursor.ORIGIN`).
 ORIGIN_CURSOR: Final = "origin:0"
+#: An offset beyond any real head: reading the log after it answers only its epoch and head.
+BEYOND_HEAD: Final = 2**53
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,3 +155,19 @@ async def test_the_origin_cursor_resumes_from_the_first_event(api: Api) -> None:
     page = (await api.client.get(url, params={"after": origin}, headers=headers)).json()
     assert page["reset"] is False
     assert [e["id"] for e in page["events"]] == [published.json()["id"]]
+
+
+async def test_the_position_is_the_newest_event_and_reading_after_it_gives_what_comes_next(
+    api: Api,
+) -> None:
+    position = "/v1/orgs/acme/workspaces/ws1/sync/position"
+    admin = api.auth("root", admin=True)
+    empty = await api.client.get(position, headers=admin)
+    assert empty.status_code == 200 and empty.json() == {"position": "origin:0"}
+    first = (await api.client.post(PUBLISH, json={"type": "x.a"}, headers=admin)).json()
+    assert (await api.client.get(position, headers=admin)).json() == {"position": first["id"]}
+    second = (await api.client.post(PUBLISH, json={"type": "x.b"}, headers=admin)).json()
+    page = (await api.client.get(EVENTS, params={"after": first["id"]}, headers=admin)).json()
+    assert [e["id"] for e in page["events"]] == [second["id"]]
+    other_org = await api.client.get(position, headers=api.auth(org="evil"))
+    assert other_org.status_code == 404

@@ -5,6 +5,7 @@ is gone is a `sync.reset`, never a silent gap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from httpx_sse import EventSource, ServerSentEvent, aconnect_sse
 
 from tests.support.nodes import HuddleNode, NodeFactory, bearer
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -336,3 +338,27 @@ async def test_an_idle_stream_gets_heartbeats_and_a_busy_one_gets_none_early(
     gaps = [later - earlier for earlier, later in itertools.pairwise(beats[:3])]
     assert all(0.2 <= gap <= 3 for gap in gaps), gaps
     assert seen[-1][0] - published_at >= 0.2, "a heartbeat came right after an event"
+
+
+async def test_a_long_poll_ends_when_its_client_leaves(nodes: NodeFactory) -> None:
+    """A page closed during a long poll leaves no waiting request on the node (which would
+    also hold its shutdown for the rest of `wait`): the node stops watching the workspace."""
+    a = await nodes.start("memory://", name="a", poll_wait_max=120)
+
+    async def channels_open() -> float:
+        async with a.client() as http:
+            text = (await http.get("/metrics")).text
+        line = next(x for x in text.splitlines() if x.startswith("huddle_channels_open "))
+        return float(line.split()[1])
+
+    async with a.client(bearer("poller"), timeout=130) as http:
+        poll = asyncio.create_task(http.get(EVENTS, params={"after": "origin:0", "wait": 120}))
+        await wait_until(channels_open, within=10, what="the long poll to watch the workspace")
+        poll.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poll
+
+    async def none_open() -> bool:
+        return await channels_open() == 0
+
+    await wait_until(none_open, within=10, what="the node to drop the abandoned long poll")

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from ..errors import RateLimited
 from ..ids import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SESSION_ID_PATTERN, EntityRef
 from .deps import CurrentPrincipal, CurrentServices, PathWorkspace
+from .disconnect import until_disconnected
 from .error_models import errors
 from .sync_models import (
     EventOut,
     EventsOut,
     LeftOut,
+    PositionOut,
     PublishIn,
     RosterOut,
     RosterUserOut,
@@ -138,6 +140,7 @@ async def workspace_roster(ws: PathWorkspace, svc: CurrentServices) -> RosterOut
     summary="Read Workspace Events",
 )
 async def read_events(
+    request: Request,
     ws: PathWorkspace,
     svc: CurrentServices,
     after: Annotated[
@@ -162,10 +165,25 @@ async def read_events(
     """The workspace's events after a cursor, oldest first — the same ids and order as the
     streams. A cursor whose history is gone answers one `sync.reset` event: reload state,
     then continue from `next`."""
-    replay = await svc.streams.poll(ws, after, limit, wait)
+    polling = svc.streams.poll(ws, after, limit, wait)
+    replay = await (until_disconnected(request, polling) if wait > 0 else polling)
+    if replay is None:  # the client left while its long poll waited: nobody to answer
+        return EventsOut(events=[], next=after, reset=False)
     return EventsOut(
         events=[EventOut.of(e) for e in replay.events], next=replay.next, reset=replay.reset
     )
+
+
+@router.get(
+    "/sync/position",
+    response_model=PositionOut,
+    responses=errors(403, 404),
+    summary="Workspace Position",
+)
+async def workspace_position(ws: PathWorkspace, svc: CurrentServices) -> PositionOut:
+    """The id of the workspace's newest event (`origin:0` before the first): subscribe,
+    stream or poll after it to get everything from now on, with no event missed between."""
+    return PositionOut(position=await svc.events.position(ws))
 
 
 @router.post(

@@ -234,6 +234,12 @@ class EventsOut(BaseModel):
     )
 
 
+class PositionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"position": "3fa1b2c4:18"}]})
+
+    position: str = Field(description="The newest event's id; `origin:0` before the first")
+
+
 class PublishIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

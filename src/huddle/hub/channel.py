@@ -21,7 +21,7 @@ from ..backends.base import EventLog, SubscriptionLost
 from ..clock import Clock
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
-from ..models import Event, reset_event
+from ..models import BEYOND_HEAD, Event, reset_event
 from ..protocol.sse import frame_event
 from ..protocol.ws import encode_event
 from .metrics import Metrics
@@ -30,8 +30,6 @@ from .outbox import Frame, Outbox
 log = logging.getLogger("huddle.hub")
 
 Encoding = Literal["json", "msgpack", "sse"]
-#: Offsets beyond any real head: reading after it answers only the log's epoch and head.
-_BEYOND_HEAD: Final = 2**53
 _PAGE: Final = 500
 
 
@@ -160,7 +158,7 @@ class WorkspaceChannel:
     async def _catch_up(self) -> None:
         """Deliver what the log holds after `last_seq`; a gap it cannot fill is a reset."""
         if not self._synced:
-            head = await self._log.read(self.ws, _BEYOND_HEAD, 1)
+            head = await self._log.read(self.ws, BEYOND_HEAD, 1)
             self.epoch, self.last_seq, self._synced = head.epoch, head.head, True
             return
         if await self._rewound():

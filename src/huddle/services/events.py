@@ -14,7 +14,14 @@ import orjson
 from ..errors import InvalidInput, PayloadTooLarge
 from ..hub.node import Node
 from ..ids import WorkspaceKey
-from ..models import RESERVED_EVENT_PREFIXES, Actor, Event, EventDraft, reset_event
+from ..models import (
+    BEYOND_HEAD,
+    RESERVED_EVENT_PREFIXES,
+    Actor,
+    Event,
+    EventDraft,
+    reset_event,
+)
 from ..protocol.cursor import ORIGIN, Cursor, parse_cursor
 
 
@@ -77,6 +84,12 @@ class EventService:
         event = await self._log.publish(ws, draft)
         self._metrics.published()
         return event
+
+    async def position(self, ws: WorkspaceKey) -> str:
+        """The cursor of the workspace's newest event (`origin:0` before the first): reading
+        or streaming after it yields exactly what comes next. One read of the log's head."""
+        head = await self._log.read(ws, BEYOND_HEAD, 1)
+        return _head(head.epoch, head.head)
 
     async def replay(self, ws: WorkspaceKey, after: str | None, limit: int) -> Replay:
         """Events after `after` (a cursor; None: from the oldest retained), at most `limit`."""
