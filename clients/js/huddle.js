@@ -528,60 +528,84 @@ class WebSocketTransport {
   }
 }
 
-/** One EventSource per subscribed workspace, each opened with a fresh ticket. */
-class SseTransport {
-  name = "sse";
+/**
+ * A transport of one reader per subscribed workspace (an EventSource, a long-poll loop): the
+ * bookkeeping both share. `opened` once a reader did; requests go over REST (`usable` false).
+ */
+class PerWorkspaceTransport {
   opened = false;
   live = false;
   failure = null;
-  #client;
-  #streams = new Map();
+  _client;
+  #readers = new Map();
 
   constructor(client) {
-    this.#client = client;
-  }
-
-  /** Nothing to open yet: the streams are, one per workspace (`opened` once one did). */
-  async open() {
-    if (!this.#client._impl("EventSource")) throw openFailed("no EventSource implementation");
+    this._client = client;
   }
 
   get usable() {
-    return false; // requests go over REST
+    return false;
+  }
+
+  /** The reader of `workspace` (`start()`, `stop()`, `workspace`); made by the subclass. */
+  _reader(workspace) {
+    throw new Error(`${this.constructor.name} makes no reader for ${workspace._path}`);
   }
 
   async subscribe(workspace) {
-    if (this.#streams.has(workspace)) return;
-    const stream = new SseStream(this.#client, this, workspace);
-    this.#streams.set(workspace, stream);
+    if (this.#readers.has(workspace)) return;
+    const reader = this._reader(workspace);
+    this.#readers.set(workspace, reader);
     try {
-      await stream.start();
+      await reader.start();
     } catch (error) {
-      stream.stop();
-      this.#streams.delete(workspace);
+      reader.stop();
+      this.#readers.delete(workspace);
       throw error;
     }
     this.opened = true;
   }
 
   async unsubscribe(workspace) {
-    this.#streams.get(workspace)?.stop();
-    this.#streams.delete(workspace);
+    this.#readers.get(workspace)?.stop();
+    this.#readers.delete(workspace);
   }
 
-  addEventType(type) {
-    for (const stream of this.#streams.values()) stream.listen(type);
+  _readers() {
+    return this.#readers.values();
   }
 
   close() {
-    for (const stream of this.#streams.values()) stream.stop();
-    this.#streams.clear();
+    for (const reader of this.#readers.values()) reader.stop();
+    this.#readers.clear();
   }
 
-  /** A stream broke after it had opened, or could not be reopened. */
+  /** A reader broke after it had opened, or could not be reopened: the transport is lost. */
+  _readerFailed(reader, loss) {
+    if (this.#readers.get(reader.workspace) !== reader) return;
+    this._client._transportLost(this, loss);
+  }
+}
+
+/** One EventSource per subscribed workspace, each opened with a fresh ticket. */
+class SseTransport extends PerWorkspaceTransport {
+  name = "sse";
+
+  /** Nothing to open yet: the streams are, one per workspace. */
+  async open() {
+    if (!this._client._impl("EventSource")) throw openFailed("no EventSource implementation");
+  }
+
+  _reader(workspace) {
+    return new SseStream(this._client, this, workspace);
+  }
+
+  addEventType(type) {
+    for (const stream of this._readers()) stream.listen(type);
+  }
+
   _streamFailed(stream, error) {
-    if (this.#streams.get(stream.workspace) !== stream) return;
-    this.#client._transportLost(this, lossOf(error));
+    this._readerFailed(stream, lossOf(error));
   }
 }
 
@@ -685,54 +709,20 @@ class SseStream {
 }
 
 /** REST long polling, one loop per subscribed workspace. */
-class PollTransport {
+class PollTransport extends PerWorkspaceTransport {
   name = "poll";
-  opened = false;
-  live = false;
-  failure = null;
-  #client;
-  #loops = new Map();
 
-  constructor(client) {
-    this.#client = client;
-  }
-
-  /** Nothing to open yet: the loops are, one per workspace (`opened` once one read). */
+  /** Nothing to open yet: the loops are, one per workspace. */
   async open() {}
 
-  get usable() {
-    return false;
-  }
-
-  async subscribe(workspace) {
-    if (this.#loops.has(workspace)) return;
-    const loop = new PollLoop(this.#client, this, workspace);
-    this.#loops.set(workspace, loop);
-    try {
-      await loop.start();
-    } catch (error) {
-      loop.stop();
-      this.#loops.delete(workspace);
-      throw error;
-    }
-    this.opened = true;
-  }
-
-  async unsubscribe(workspace) {
-    this.#loops.get(workspace)?.stop();
-    this.#loops.delete(workspace);
+  _reader(workspace) {
+    return new PollLoop(this._client, this, workspace);
   }
 
   addEventType() {}
 
-  close() {
-    for (const loop of this.#loops.values()) loop.stop();
-    this.#loops.clear();
-  }
-
   _loopFailed(loop, error) {
-    if (this.#loops.get(loop.workspace) !== loop) return;
-    this.#client._transportLost(this, { ...lossOf(error), openFailed: false });
+    this._readerFailed(loop, { ...lossOf(error), openFailed: false });
   }
 }
 

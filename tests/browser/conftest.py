@@ -9,11 +9,13 @@ as root in a container. Every page's uncaught errors fail the test that made the
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.support.nodes import HuddleNode, bearer
 
 CHROMIUM_FLAGS: Final = (
     "--no-sandbox",
@@ -87,4 +89,15 @@ async def wait_for(page: Page, expression: str, arg: Any = None, within: float =
     return await handle.json_value()
 
 
-Check = Callable[[], Awaitable[bool]]
+async def publish(node: HuddleNode, count: int, start: int = 0) -> list[str]:
+    """Publish `test.n` events numbered from `start` through `node`, one after the other;
+    their ids, in order."""
+    async with node.client(bearer("svc", admin=True)) as http:
+        ids = []
+        for n in range(start, start + count):
+            answer = await http.post(
+                "/v1/orgs/acme/workspaces/ws1/events", json={"type": "test.n", "data": {"n": n}}
+            )
+            assert answer.status_code == 201, answer.text
+            ids.append(answer.json()["id"])
+    return ids

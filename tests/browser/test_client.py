@@ -12,7 +12,7 @@ from playwright.async_api import Page
 from tests.support.nodes import HuddleNode, NodeFactory, bearer
 from tests.support.redis_server import free_port
 
-from .conftest import Pages, wait_for
+from .conftest import Pages, publish, wait_for
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -43,16 +43,6 @@ async (options) => {
 
 def token(user: str = "ana") -> str:
     return bearer(user, name=user.title())["Authorization"].split()[1]
-
-
-async def publish(node: HuddleNode, count: int, start: int = 0) -> list[str]:
-    async with node.client(bearer("svc", admin=True)) as http:
-        ids = []
-        for n in range(start, start + count):
-            answer = await http.post(f"{BASE}/events", json={"type": "test.n", "data": {"n": n}})
-            assert answer.status_code == 201, answer.text
-            ids.append(answer.json()["id"])
-    return ids
 
 
 async def connect(page: Page, node: HuddleNode, **options: Any) -> str:

@@ -17,7 +17,7 @@ from tests.support.nodes import HuddleNode, NodeFactory, bearer
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
-from .conftest import Pages, wait_for
+from .conftest import Pages, publish, wait_for
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -44,16 +44,6 @@ async def mint_ticket(node: HuddleNode) -> str:
     assert answer.status_code == 200, answer.text
     ticket: str = answer.json()["ticket"]
     return ticket
-
-
-async def publish(node: HuddleNode, count: int, start: int) -> list[str]:
-    async with node.client(bearer("svc", admin=True)) as http:
-        ids = []
-        for n in range(start, start + count):
-            answer = await http.post(f"{BASE}/events", json={"type": "test.n", "data": {"n": n}})
-            assert answer.status_code == 201, answer.text
-            ids.append(answer.json()["id"])
-    return ids
 
 
 async def received(page: Page, count: int, within: float = 30) -> list[str]:
