@@ -26,7 +26,7 @@ from ..ids import WorkspaceKey
 from ..models import ApiKeyRecord, SweepResult
 from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .redis_bus import Bus
-from .redis_codec import decode_api_key, encode_api_key
+from .redis_codec import decode_api_key, encode_api_key, reply_list
 from .redis_link import RedisLink
 from .redis_locks import RedisLocks
 from .redis_log import RedisEventLog
@@ -67,7 +67,7 @@ class RedisKeys:
     async def list(self, org_id: str) -> list[ApiKeyRecord]:
         call = self._runner.command("HVALS", self._keys.org_apikeys(org_id))
         [blobs] = await self._runner.execute([call])
-        assert isinstance(blobs, list), blobs
+        blobs = reply_list(blobs)
         records = (decode_api_key(blob) for blob in blobs)
         return sorted(records, key=lambda record: (record.created_at_ms, record.id))
 
@@ -129,7 +129,7 @@ class RedisBackend:
         [tags] = await self._runner.execute(
             [self._runner.command("ZRANGE", self._keys.active, 0, -1)]
         )
-        assert isinstance(tags, list), tags
+        tags = reply_list(tags)
         return [WorkspaceKey.from_tag(tag.decode()) for tag in tags]
 
     async def sweep(self, ws: WorkspaceKey, limit: int) -> SweepResult:
@@ -142,7 +142,7 @@ class RedisBackend:
                 runner.ws_call(ws, "sweep", limit),
             ]
         )
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         sessions, leases, idle = reply
         if idle == 1 and isinstance(score, bytes | float):
             settle = runner.global_call(

@@ -12,8 +12,31 @@ from typing import Any, cast
 
 import msgpack
 
+from ..errors import BackendUnavailable
 from ..ids import EntityRef, WorkspaceKey
 from ..models import Actor, ApiKeyRecord, Event, Lock, PresenceSession, SessionKind
+
+
+class UnexpectedReply(BackendUnavailable):
+    """Redis answered in a shape no Huddle script or command gives: not Huddle's server, a
+    proxy in the way, or scripts of another version. A 503, never a crash (nor an `assert`,
+    which `python -O` removes)."""
+
+
+def reply_list(reply: object) -> list[Any]:
+    """`reply` when Redis answered an array; UnexpectedReply otherwise."""
+    if not isinstance(reply, list):
+        raise UnexpectedReply(f"Redis answered {type(reply).__name__} where a list was expected")
+    return reply
+
+
+def reply_int(reply: object) -> int:
+    """`reply` when Redis answered an integer; UnexpectedReply otherwise."""
+    if not isinstance(reply, int) or isinstance(reply, bool):
+        raise UnexpectedReply(
+            f"Redis answered {type(reply).__name__} where an integer was expected"
+        )
+    return reply
 
 
 def pack(value: object) -> bytes:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..ids import EntityRef, WorkspaceKey
 from ..models import Actor, Granted, Held, Holder, Lock, NotHeld, Released
-from .redis_codec import decode_lock, encode_actor, pack
+from .redis_codec import decode_lock, encode_actor, pack, reply_list
 from .redis_scripts import Runner
 
 
@@ -68,18 +68,18 @@ class RedisLocks:
         if not entities:
             return []
         reply = await self._runner.run(ws, "locks_get", *(entity.field for entity in entities))
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         return [None if blob is None else decode_lock(blob) for blob in reply]
 
     async def held_by(self, ws: WorkspaceKey, user_id: str) -> list[Lock]:
         reply = await self._runner.run(ws, "locks_held_by", user_id)
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         return sorted((decode_lock(blob) for blob in reply), key=lambda lock: lock.entity)
 
 
 def _outcome(reply: object) -> tuple[str, Lock | None]:
     """A lock script's verdict (`granted`, `extended`, `held`, `released` or `none`) and the
     lease it concerns (None with `none`: no live lease)."""
-    assert isinstance(reply, list), reply
+    reply = reply_list(reply)
     outcome = reply[0].decode()
     return outcome, None if len(reply) < 2 else decode_lock(reply[1])

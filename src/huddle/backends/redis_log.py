@@ -8,7 +8,7 @@ from ..ids import WorkspaceKey
 from ..models import Event, EventDraft, LogSlice
 from .base import Subscription
 from .redis_bus import Bus
-from .redis_codec import decode_event, encode_actor, pack
+from .redis_codec import decode_event, encode_actor, pack, reply_list
 from .redis_link import Arg
 from .redis_scripts import Runner
 
@@ -33,7 +33,7 @@ class RedisEventLog:
 
     async def read(self, ws: WorkspaceKey, after: int, limit: int) -> LogSlice:
         reply = await self._runner.run(ws, "read", after, limit)
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         epoch, head, oldest, blobs = reply
         return LogSlice(
             epoch=epoch.decode(),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..ids import EntityRef, WorkspaceKey
 from ..models import EntityPresence, Joined, PresenceSession, SessionInfo
-from .redis_codec import decode_lock, decode_session, encode_info
+from .redis_codec import decode_lock, decode_session, encode_info, reply_int, reply_list
 from .redis_scripts import Runner
 
 
@@ -34,7 +34,7 @@ class RedisPresence:
         if not session_ids:
             return 0
         live = await self._runner.run_tracked(ws, "presence_touch", ttl_ms, *session_ids)
-        assert isinstance(live, int), live
+        live = reply_int(live)
         return live
 
     async def viewers(
@@ -45,7 +45,7 @@ class RedisPresence:
         reply = await self._runner.run(
             ws, "presence_viewers", *(entity.field for entity in entities)
         )
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         found = []
         for entity, (sessions, lock) in zip(entities, reply, strict=True):
             live = sorted((decode_session(blob) for blob in sessions), key=_viewing_order)
@@ -56,7 +56,7 @@ class RedisPresence:
 
     async def roster(self, ws: WorkspaceKey) -> list[PresenceSession]:
         reply = await self._runner.run(ws, "presence_roster")
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         sessions = (decode_session(blob) for blob in reply)
         return sorted(sessions, key=lambda s: (s.joined_at_ms, s.session_id))
 
@@ -70,7 +70,7 @@ def _info(info: SessionInfo) -> bytes:
 
 
 def _joined(reply: object) -> Joined:
-    assert isinstance(reply, list), reply
+    reply = reply_list(reply)
     new, session = reply
     return Joined(decode_session(session), new=new == 1)
 
