@@ -43,6 +43,8 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"Huddle {base}  backend {settings.backend_url}  API docs {base}/docs", flush=True)
+    if settings.demo_enabled:
+        print(f"Live demo {base}/demo/  (open it in two windows, as two people)", flush=True)
     if settings.is_memory:
         secret = resolve_jwt_secret(settings)
         assert secret is not None
