@@ -53,10 +53,9 @@ class Principal:
     name: str | None = None
     key_id: str | None = None
     expires_at: float | None = None
-    stream_only: bool = False
-    """A stream ticket: it opens event streams of its workspace and does nothing else."""
     ticket_id: str | None = None
-    """The stream ticket's own id (`jti`): every reconnect of its stream presents it."""
+    """Set for a stream ticket (`huddle.tickets`), which opens its workspace's stream and
+    nothing else: the ticket's own id, which every reconnect of its stream presents."""
 
     @property
     def is_admin(self) -> bool:

@@ -101,7 +101,7 @@ class StreamTickets:
                 self._key,
                 algorithms=["HS256"],
                 options={
-                    "require": ["exp", "iat", "opn", "sub", "org", "ws"],
+                    "require": ["exp", "iat", "opn", "sub", "org", "ws", "jti"],
                     "verify_exp": False,
                     "verify_iat": False,
                 },
@@ -130,6 +130,5 @@ class StreamTickets:
             name=name if isinstance(name, str) else None,
             key_id=key_id if isinstance(key_id, str) else None,
             expires_at=expires,
-            stream_only=True,
-            ticket_id=str(claims.get("jti") or "") or None,
+            ticket_id=str(claims["jti"]),
         )

@@ -40,7 +40,7 @@ def test_a_ticket_names_one_user_of_one_workspace_and_nothing_more() -> None:
     assert (found.user_id, found.org_id, found.name) == ("ana", "acme", "Ana")
     assert found.workspaces == frozenset({"ws2"})
     assert found.roles == frozenset({"member"})
-    assert found.stream_only
+    assert found.ticket_id
     assert is_ticket(minted.token)
 
 
