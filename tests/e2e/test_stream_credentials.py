@@ -332,3 +332,26 @@ async def test_a_ticket_stream_is_one_presence_session_across_its_reconnects(
     session = orjson.loads(joined["data"])["data"]["session_id"]
     assert session.startswith("ana/sse-")
     assert [e["type"] for e in events] == ["presence.joined", "test.n"]
+
+
+async def test_a_stream_ends_at_its_timeout_and_resumes_with_no_gap(nodes: NodeFactory) -> None:
+    """`timeout=60` (the least the seed allows): the stream ends 60 s after it opened, with
+    `sync.reconnect` `timeout` and no `id:`; resuming from its last id misses nothing."""
+    a = await nodes.start("memory://", name="a")
+    ticket = await mint_ticket(a)
+    params = {"access_token": ticket["ticket"], "presence": "false", "timeout": 60}
+    async with stream(a, params) as frames:
+        opened = time.monotonic()
+        await frames.next_block()
+        await frames.next_block()
+        before = await publish(a, 1, 2)
+        got = [await frames.until_event("test.n") for _ in range(2)]
+        final = await frames.until_event("sync.reconnect", within=75)
+        ended = time.monotonic() - opened
+    assert [b["id"] for b in got] == before
+    assert "id" not in final and orjson.loads(final["data"]) == {"reason": "timeout"}
+    assert 59 <= ended <= 61, ended
+    after = await publish(a, 3)
+    async with stream(a, params, {"Last-Event-ID": before[-1]}) as frames:
+        resumed = await frames.until_event("test.n")
+    assert resumed["id"] == after[0]
