@@ -35,6 +35,8 @@ ADMIN: Final = "admin"
 MEMBER: Final = "member"
 _API_KEY: Final = re.compile(r"^[0-9a-fA-F]{64}$")
 _DEV_SECRET_BYTES: Final = 32
+#: Claims that are times: RFC 7519 makes them numbers, and a string is refused.
+_TIME_CLAIMS: Final = ("exp", "nbf", "iat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +183,10 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthenticated("Malformed bearer token") from exc
+            raise Unauthenticated(f"malformed bearer token: {exc}") from exc
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._keys:
-            raise Unauthenticated(f"Token algorithm {algorithm!r} is not accepted")
+            raise Unauthenticated(f"token algorithm {algorithm!r} is not accepted")
         key = self._keys[algorithm]
         try:
             claims = jwt.decode(
@@ -200,9 +202,15 @@ class TokenVerifier:
                 },
             )
         except jwt.ExpiredSignatureError as exc:
-            raise TokenExpired("Token expired") from exc
+            raise TokenExpired(f"token expired: {exc}") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"Invalid token: {exc}") from exc
+            raise Unauthenticated(f"invalid token: {exc}") from exc
+        for claim in _TIME_CLAIMS:
+            value = claims.get(claim)
+            if value is not None and (
+                not isinstance(value, int | float) or isinstance(value, bool)
+            ):
+                raise Unauthenticated(f"token `{claim}` is not a number (RFC 7519 NumericDate)")
         return principal_from_claims(claims)
 
 
@@ -216,9 +224,9 @@ def shared_set(items: tuple[str, ...]) -> frozenset[str]:
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     sub, org = claims.get("sub"), claims.get("org")
     if not isinstance(sub, str) or not is_user_id(sub):
-        raise Unauthenticated("Token `sub` must be a user id")
+        raise Unauthenticated("token `sub` must be a user id")
     if not isinstance(org, str) or not is_tenant_id(org):
-        raise Unauthenticated("Token `org` must be an organisation id")
+        raise Unauthenticated("token `org` must be an organisation id")
     raw_workspaces = claims.get("workspaces", [])
     workspaces: frozenset[str] | None
     if raw_workspaces == "*":
@@ -226,13 +234,13 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     elif isinstance(raw_workspaces, list) and all(isinstance(w, str) for w in raw_workspaces):
         workspaces = shared_set(tuple(raw_workspaces))
     else:
-        raise Unauthenticated("Token `workspaces` must be a list of ids or '*'")
+        raise Unauthenticated("token `workspaces` must be a list of ids or '*'")
     default = claims.get("workspace")
     if not isinstance(default, str):
         default = next(iter(workspaces)) if workspaces and len(workspaces) == 1 else None
     roles = claims.get("roles", [MEMBER])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Unauthenticated("Token `roles` must be a list")
+        raise Unauthenticated("token `roles` must be a list")
     name = claims.get("name")
     exp = claims.get("exp")
     return Principal(

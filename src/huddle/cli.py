@@ -36,6 +36,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .server import AFTER_DRAIN, HuddleServer, guarded_protocols
 
     settings = _settings(
         args, host="host", port="port", backend="backend_url", log_level="log_level"
@@ -63,19 +64,22 @@ def serve(args: argparse.Namespace) -> int:
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/v1/collaboration/locks/my-locks',
             flush=True,
         )
-    uvicorn.run(
+    http_protocol, ws_protocol = guarded_protocols(settings, app)
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
+        http=http_protocol,
+        ws=ws_protocol,
         ws_max_size=settings.max_body_bytes,
         ws_per_message_deflate=False,
         proxy_headers=True,
         server_header=False,
+        timeout_graceful_shutdown=AFTER_DRAIN,
     )
+    HuddleServer(config, app).run()
     return 0
 
 

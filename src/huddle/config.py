@@ -132,6 +132,42 @@ class Settings(BaseSettings):
         description="Origins, besides the node's own and `HUDDLE_CORS_ORIGINS`, allowed to open "
         "WebSockets and cookie-authenticated streams (comma-separated or a JSON list).",
     )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=30,
+        description="Seconds a request's headers may take to arrive, from the connection's "
+        "start (or their first byte on a kept-alive connection); then 408 and close. A "
+        "connection that sends nothing is closed after it too.",
+    )
+    max_header_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request head (request line and headers); larger answers 431 "
+        "and closes before it is read further.",
+    )
+    body_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=30,
+        description="Longest pause while a request body is incomplete; then the connection "
+        "is closed.",
+    )
+    send_timeout: float = Field(
+        15.0,
+        gt=0,
+        le=30,
+        description="Longest a client may leave what the node sends unread (SSE, WebSocket, "
+        "any response); then the connection is aborted and its queued bytes freed.",
+    )
+    drain_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a node waits, on SIGTERM, for its connections to end after it "
+        "asked them to reconnect elsewhere (WebSocket 4002, SSE `sync.reconnect`).",
+    )
     lock_release_on_disconnect: bool = Field(
         True, description="Release a lock taken over a connection after that connection drops."
     )

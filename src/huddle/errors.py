@@ -9,7 +9,8 @@ HuddleError
 │                              LimitReached
 ├── Locked               423   another user holds the entity's lock (a write was refused)
 ├── TooManyRequests      429   retryable: RateLimited, TooManyConnections
-└── BackendUnavailable   503   retryable
+├── BackendUnavailable   503   retryable
+└── ShuttingDown         503   retryable: the node drains
 
 Services raise these without knowing HTTP; `api/errors.py` alone maps them to each dialect's
 envelope. `ConfigError` is for operators at startup, never sent to a client.
@@ -91,12 +92,26 @@ class PayloadTooLarge(BadRequest):
 
 
 class Unauthenticated(HuddleError):
+    """401. A client sees one message per category — missing, invalid, expired — since which
+    check failed (the signature, the audience ...) helps whoever probes; that is `reason`,
+    for the node's log only."""
+
     status = 401
     code = "AUTHENTICATION_FAILED"
+    message_for_clients: ClassVar[str] = "Invalid credentials"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.message_for_clients)
+        self.reason = reason
+
+
+class CredentialsMissing(Unauthenticated):
+    message_for_clients = "Authentication required"
 
 
 class TokenExpired(Unauthenticated):
     code = "TOKEN_EXPIRED"
+    message_for_clients = "Credentials expired"
 
 
 class Forbidden(HuddleError):
@@ -175,4 +190,12 @@ class TooManyConnections(TooManyRequests):
 class BackendUnavailable(HuddleError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
+    retryable = True
+
+
+class ShuttingDown(HuddleError):
+    """503: the node drains (SIGTERM); the same request succeeds on another node."""
+
+    status = 503
+    code = "SHUTTING_DOWN"
     retryable = True

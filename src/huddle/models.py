@@ -13,6 +13,8 @@ from .ids import EntityRef, WorkspaceKey
 
 ActorKind = Literal["user", "service", "system"]
 SessionKind = Literal["rest", "ws", "sse"]
+#: Why a presence session ended: its client left, it expired, or its node shut down.
+LeaveReason = Literal["leave", "timeout", "shutdown"]
 
 #: Event type prefixes only Huddle itself may emit; a custom publish using one is refused.
 RESERVED_EVENT_PREFIXES = (

@@ -39,7 +39,10 @@ _KEY_LABEL: Final = b"huddle stream ticket v1"
 
 
 class TicketStale(Unauthenticated):
+    """A ticket past its first window, opening a new stream: mint a new one."""
+
     code = "TICKET_STALE"
+    message_for_clients = "Credentials expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +111,13 @@ class StreamTickets:
             )
             expires, opens = float(claims["exp"]), float(claims["opn"])
         except (jwt.PyJWTError, TypeError, ValueError) as exc:
-            raise Unauthenticated("Invalid stream ticket") from exc
+            raise Unauthenticated(f"invalid stream ticket: {exc}") from exc
         if now > expires + self._leeway:
-            raise TokenExpired("Stream ticket expired")
+            raise TokenExpired("stream ticket past its token's expiry")
         if not resuming and now > opens + self._leeway:
             raise TicketStale(
-                "A stream ticket opens new streams only in its first "
-                f"{self._open_ttl:g} s; mint a new one (POST .../sync/ticket)"
+                f"a ticket opens new streams only in its first {self._open_ttl:g} s "
+                "(this request had no Last-Event-ID)"
             )
         kind: Literal["user", "service"] = "service" if claims.get("knd") == "service" else "user"
         roles = claims.get("roles", [])

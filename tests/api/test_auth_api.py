@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
+from pathlib import Path
 
 import jwt
 import orjson
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -197,3 +200,65 @@ async def test_a_streamed_body_over_the_limit_is_413_without_a_length_header(api
     assert "content-length" not in {k.lower() for k in answer.request.headers}
     assert answer.status_code == 413
     assert answer.json()["error"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_refusals_say_only_missing_invalid_or_expired_and_log_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Which check failed stays in the node's log: a client reads one message per category.
+    A time claim that is not a number (RFC 7519 NumericDate) is invalid, even a numeric
+    string."""
+    settings = app_settings(tmp_path, jwt_audience="huddle", jwt_issuer="https://id.example")
+    now = int(time.time())
+    good = {
+        "sub": "ana",
+        "org": "acme",
+        "workspaces": ["ws1"],
+        "aud": "huddle",
+        "iss": "https://id.example",
+    }
+
+    def signed(claims: dict[str, object], key: str = SECRET) -> str:
+        return jwt.encode(claims, key, algorithm="HS256")
+
+    cases = {
+        "missing": {},
+        "garbage": {"Authorization": "Bearer garbage"},
+        "three parts": {"Authorization": "Bearer a.b.c"},
+        "bad signature": {
+            "Authorization": f"Bearer {signed({**good, 'exp': now + 600}, 'x' * 40)}"
+        },
+        "wrong audience": {
+            "Authorization": f"Bearer {signed({**good, 'aud': 'other', 'exp': now + 600})}"
+        },
+        "wrong issuer": {
+            "Authorization": f"Bearer {signed({**good, 'iss': 'https://evil', 'exp': now + 600})}"
+        },
+        "no exp": {"Authorization": f"Bearer {signed(good)}"},
+        "string exp": {"Authorization": f"Bearer {signed({**good, 'exp': str(now + 600)})}"},
+        "string iat": {
+            "Authorization": f"Bearer {signed({**good, 'exp': now + 600, 'iat': str(now)})}"
+        },
+        "unsigned": {
+            "Authorization": f"Bearer {b64({'alg': 'none'})}.{b64({**good, 'exp': now + 600})}."
+        },
+        "expired": {"Authorization": f"Bearer {signed({**good, 'exp': now - 3600})}"},
+        "unknown key": {"X-API-KEY": "ab" * 32},
+    }
+    caplog.set_level(logging.INFO, logger="huddle.api")
+    async with running_api(settings) as api:
+        answers = {name: await api.client.get(LOCK, headers=h) for name, h in cases.items()}
+    assert {name: a.status_code for name, a in answers.items()} == dict.fromkeys(cases, 401)
+    messages = {name: a.json()["message"] for name, a in answers.items()}
+    assert set(messages.values()) == {
+        "Authentication required",
+        "Invalid credentials",
+        "Credentials expired",
+    }
+    assert messages["missing"] == "Authentication required"
+    assert messages["expired"] == "Credentials expired"
+    assert answers["expired"].json()["error"] == "TOKEN_EXPIRED"
+    assert messages["string exp"] == messages["wrong audience"] == "Invalid credentials"
+    logged = caplog.text
+    for why in ("Signature verification failed", "audience", "not a number", "unknown"):
+        assert why.lower() in logged.lower(), why

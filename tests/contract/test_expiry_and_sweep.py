@@ -306,10 +306,10 @@ async def test_a_leave_on_an_expired_session_emits_only_left_timeout(backend: Ba
 
 
 async def test_touch_does_not_revive_an_expired_session(backend: Backend) -> None:
-    """touch answers 0 for an expired session, which stays gone and leaves exactly once."""
+    """touch names an expired session, which stays gone and leaves exactly once."""
     await expired_session(backend)
 
-    assert await backend.presence.touch(WS, ["s-ana"], LONG_MS) == 0
+    assert await backend.presence.touch(WS, ["s-ana"], LONG_MS) == ["s-ana"]
     assert await backend.presence.get(WS, "s-ana") is None
     await backend.sweep(WS, BATCH)
     assert (await types_of(backend)).count("presence.left") == 1

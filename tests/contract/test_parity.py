@@ -138,8 +138,8 @@ class Model:
         self.events.append(("presence.left", sid, "leave"))
         return True
 
-    def touch(self, sids: list[str]) -> int:
-        return sum(sid in self.viewing for sid in sids)
+    def touch(self, sids: list[str]) -> list[str]:
+        return [sid for sid in dict.fromkeys(sids) if sid not in self.viewing]
 
 
 def field_of(entity: EntityRef | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from huddle.backends.base import Backend
-from huddle.models import Actor, Granted, PresenceSession
+from huddle.models import SYSTEM, Actor, Granted, PresenceSession
 from tests.support.contract import (
     ANA,
     BEN,
@@ -209,6 +209,22 @@ async def test_leaving_ends_the_session_with_one_left_event(backend: Backend) ->
     }
 
 
+async def test_a_node_that_shuts_down_ends_a_session_as_the_system(backend: Backend) -> None:
+    """leave with reason `shutdown`: the node ended it, so the actor is the system."""
+    joined = await backend.presence.view(WS, session(ANA), DOC1, LONG_MS)
+
+    assert await backend.presence.leave(WS, "s-ana", "shutdown") is True
+    assert await backend.presence.get(WS, "s-ana") is None
+    [event] = await log_of(backend, after=2)
+    assert (event.type, event.actor) == ("presence.left", SYSTEM)
+    assert event.data == {
+        "session_id": "s-ana",
+        "user_id": "ana",
+        "name": joined.session.name,
+        "reason": "shutdown",
+    }
+
+
 async def test_leaving_a_session_that_is_not_live_is_false_and_silent(backend: Backend) -> None:
     """leave of an unknown or already-left session answers False and emits nothing."""
     assert await backend.presence.leave(WS, "nobody") is False
@@ -231,12 +247,15 @@ async def test_a_left_session_joins_again_as_new(backend: Backend) -> None:
 # --- touch -----------------------------------------------------------------------------------
 
 
-async def test_touch_extends_the_live_sessions_and_counts_them(backend: Backend) -> None:
-    """touch answers how many of the ids were live and extends those; unknown ids are skipped."""
+async def test_touch_extends_the_live_sessions_and_names_the_others(backend: Backend) -> None:
+    """touch extends the live sessions among the ids and answers the others, distinct, in
+    order (unknown ids included): a caller announces again those its connections keep."""
     one = await backend.presence.join(WS, session(ANA), 60_000)
     two = await backend.presence.view(WS, session(BEN), DOC1, 60_000)
 
-    assert await backend.presence.touch(WS, ["s-ana", "s-ben", "ghost"], LONG_MS) == 2
+    assert await backend.presence.touch(
+        WS, ["ghost", "s-ana", "s-ben", "ghost", "other"], LONG_MS
+    ) == ["ghost", "other"]
 
     for before in (one.session, two.session):
         after = await backend.presence.get(WS, before.session_id)
@@ -255,11 +274,11 @@ async def test_touch_emits_no_events(backend: Backend) -> None:
 
 
 async def test_touch_does_not_revive_a_left_session(backend: Backend) -> None:
-    """touch of a session that left answers 0 and the session stays gone."""
+    """touch of a session that left names it and the session stays gone."""
     await backend.presence.join(WS, session(ANA), LONG_MS)
     await backend.presence.leave(WS, "s-ana")
 
-    assert await backend.presence.touch(WS, ["s-ana"], LONG_MS) == 0
+    assert await backend.presence.touch(WS, ["s-ana"], LONG_MS) == ["s-ana"]
     assert await backend.presence.get(WS, "s-ana") is None
 
 

@@ -70,7 +70,7 @@ async def test_the_same_session_id_is_a_different_session_per_workspace(
     assert await backend.presence.roster(OTHER_WS) == []
     [entity] = await backend.presence.viewers(OTHER_ORG_WS, [DOC1])
     assert [s.session_id for s in entity.sessions] == ["s-ana"]
-    assert await backend.presence.touch(OTHER_WS, ["s-ana"], LONG_MS) == 0
+    assert await backend.presence.touch(OTHER_WS, ["s-ana"], LONG_MS) == ["s-ana"]
     assert await head_of(backend, WS) == 2
 
 

@@ -59,7 +59,7 @@ async def test_a_session_expires_exactly_at_its_expiry(memory: Backend, clock: M
     """Live one millisecond before expires_at_ms; expired at it, and swept with one event."""
     await memory.presence.join(WS, session(ANA), 1_000)
     clock.advance(seconds=0.999)
-    assert await memory.presence.touch(WS, ["s-ana"], 1_000) == 1
+    assert await memory.presence.touch(WS, ["s-ana"], 1_000) == []
     clock.advance(seconds=1.0)
     assert await memory.presence.get(WS, "s-ana") is None
     assert (await memory.sweep(WS, 10)).sessions_expired == 1

@@ -17,7 +17,14 @@ from starlette.requests import HTTPConnection
 
 from ..auth import Principal, TokenVerifier, looks_like_api_key
 from ..config import Settings
-from ..errors import BadRequest, Forbidden, InvalidInput, NotFound, Unauthenticated
+from ..errors import (
+    BadRequest,
+    CredentialsMissing,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from ..ids import TENANT_ID_PATTERN, OrgId, WorkspaceId, WorkspaceKey
 from ..services import Services
 from ..tickets import StreamTickets, is_ticket
@@ -58,7 +65,7 @@ async def authenticate(runtime: Runtime, credential: str) -> Principal:
     if looks_like_api_key(credential):
         return await runtime.services.apikeys.authenticate(credential)
     if is_ticket(credential):
-        raise Unauthenticated("A stream ticket only opens event streams")
+        raise Unauthenticated("a stream ticket only opens event streams")
     return runtime.verifier.verify(credential)
 
 
@@ -69,12 +76,12 @@ async def authenticate_stream(runtime: Runtime, credential: str, *, resuming: bo
     if not is_ticket(credential):
         return await authenticate(runtime, credential)
     if runtime.tickets is None:
-        raise Unauthenticated("This node mints no stream tickets")
+        raise Unauthenticated("a stream ticket, but this node mints none (no HS256 secret)")
     found = runtime.tickets.verify(credential, resuming=resuming, now=time.time())
     if found.key_id is not None and not await runtime.services.apikeys.is_active(
         found.org_id, found.key_id
     ):
-        raise Unauthenticated("The API key this ticket was minted from is revoked")
+        raise Unauthenticated("the API key this ticket was minted from is revoked")
     return found
 
 
@@ -85,7 +92,7 @@ async def principal(
 ) -> Principal:
     credential = api_key or (bearer.credentials if bearer else None)
     if not credential:
-        raise Unauthenticated("Authentication required")
+        raise CredentialsMissing("no Authorization or X-API-KEY header")
     return await authenticate(runtime(request), credential)
 
 

@@ -1,5 +1,6 @@
-"""Work a request waits on, dropped when its client leaves: a long poll whose page closed must
-not hold the node (and its shutdown) for the rest of its `wait`."""
+"""Work a request waits on, dropped when its client leaves or the node drains: a long poll
+whose page closed, or that a shutdown overtakes, must not hold the node for the rest of its
+`wait`."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from starlette.requests import Request
 T = TypeVar("T")
 
 
-async def until_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
-    """`work`'s result, or None (and `work` cancelled) if the client disconnects first."""
+async def until_disconnected(
+    request: Request, work: Coroutine[Any, Any, T], *, or_until: Coroutine[Any, Any, None]
+) -> T | None:
+    """`work`'s result, or None (and `work` cancelled) if the client disconnects or
+    `or_until` returns first."""
     task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnected(request))
+    watches = (asyncio.ensure_future(_disconnected(request)), asyncio.ensure_future(or_until))
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((task, *watches), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for pending in (task, watch):
+        for pending in (task, *watches):
             if not pending.done():
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

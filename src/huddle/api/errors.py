@@ -213,6 +213,8 @@ async def _huddle_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("%s %s: %s", request.method, request.url.path, exc.message)
         if (metrics := metrics_of(request.scope)) is not None:
             metrics.backend_error("http")
+    elif isinstance(exc, Unauthenticated):
+        log.info("%s %s: 401 %s (%s)", request.method, request.url.path, exc.code, exc.reason)
     return error_response(exc, request)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import ShuttingDown
 from .deps import CurrentServices
 from .error_models import errors
 
@@ -34,7 +35,10 @@ async def healthz() -> HealthOut:
 
 @router.get("/readyz", response_model=ReadyOut, responses=errors(), summary="Backend reachable")
 async def readyz(svc: CurrentServices) -> ReadyOut:
-    """200 when the backend answers; 503 in the error envelope when it does not."""
+    """200 when the backend answers; 503 in the error envelope when it does not, or while
+    the node drains (it shuts down: send no new traffic)."""
     node = svc.node
+    if node.sessions.draining:
+        raise ShuttingDown("this node is shutting down", details={"node": node.node_id})
     await node.backend.ping()
     return ReadyOut(status="ready", backend=node.backend.url, node=node.node_id)

@@ -10,14 +10,12 @@ its credential expires, each time with a final `sync.reconnect` event saying why
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-import anyio
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -25,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from ..auth import Principal
-from ..errors import BackendUnavailable, BadRequest, Forbidden, Unauthenticated
+from ..errors import BackendUnavailable, BadRequest, CredentialsMissing, Forbidden
 from ..hub.limits import Slot
 from ..hub.outbox import Outbox
 from ..ids import SESSION_ID_PATTERN, WorkspaceKey
@@ -115,7 +113,7 @@ async def stream_principal(
                 details={"required_permission": "origin:allowed"},
             )
         return await authenticate_stream(rt, cookie, resuming=resuming)
-    raise Unauthenticated("Authentication required")
+    raise CredentialsMissing("no Authorization, X-API-KEY, access_token or cookie")
 
 
 @router.get(
@@ -183,7 +181,8 @@ async def stream_workspace_events(
         session_id = f"sse-{caller.ticket_id}"
     plan = StreamPlan(ws, caller, since, _ending(rt, caller, timeout), session_id, presence)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return _HeldStream(_stream(rt, plan), slot, media_type="text/event-stream", headers=headers)
+    body = _stream(rt, plan) if not rt.services.node.sessions.draining else _turned_away(rt)
+    return _HeldStream(body, slot, media_type="text/event-stream", headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +234,8 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
     ws, caller = plan.ws, plan.caller
     yield sse_retry(round(settings.sse_retry * 1000))
     outbox = Outbox(settings.outbox_limit)
-    session = plan.client_session or f"sse-{secrets.token_hex(4)}"
-    keeper = svc.node.keeper
-    joined = None
+    name = plan.client_session or f"sse-{secrets.token_hex(4)}"
+    live = svc.node.sessions.open(name, "sse", caller.user_id, outbox.nudge)
 
     def started_at(position: str | None) -> None:
         # Without a cursor the stream starts live: an id-only block gives the browser's
@@ -247,9 +245,9 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
 
     try:
         async with svc.streams.follow(ws, outbox, "sse", plan.since, on_ready=started_at):
-            if plan.presence:
-                joined = await svc.presence.join(ws, caller, session, kind="sse")
-                keeper.keep(ws, joined.session.session_id)
+            if plan.presence and not live.stopping:
+                joined = await svc.presence.join(ws, caller, name, kind="sse")
+                live.present(ws, name, joined.session, own=plan.client_session is None)
             # One timer per stream, re-armed only when it rings, wakes the loop for a due
             # heartbeat and for the end of the stream's lifetime: a timeout on every take
             # cost a timer per frame per stream (a quarter of the node's time in fan-out).
@@ -267,7 +265,7 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
 
             timer = loop.call_at(min(last_write + heartbeat, deadline), ring)
             try:
-                while loop.time() < deadline:
+                while loop.time() < deadline and not live.stopping:
                     frames = await outbox.take()
                     now = loop.time()
                     if frames:
@@ -285,22 +283,19 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
                         timer = loop.call_at(min(last_write + heartbeat, deadline), ring)
             finally:
                 timer.cancel()
-            yield _closing(reason)
+            yield _closing("shutdown" if live.stopping else reason)
     except BackendUnavailable:
         svc.node.metrics.backend_error("sse")
         yield sse_comment("backend unavailable: reconnect")
     finally:
-        if joined is not None:
-            keeper.drop(ws, joined.session.session_id)
-        if joined is not None and plan.client_session is None:
-            # The stream's task is being cancelled (Starlette's task group cancels on
-            # disconnect, level-triggered), so the goodbye runs in a shielded, bounded scope.
-            # Unreachable now, the session still ends by itself within one presence TTL.
-            with (
-                anyio.move_on_after(settings.redis_timeout, shield=True),
-                contextlib.suppress(BackendUnavailable),
-            ):
-                await svc.presence.leave(ws, caller, session)
+        await svc.node.sessions.end(live)
+
+
+async def _turned_away(rt: Runtime) -> AsyncIterator[bytes]:
+    """A stream opened while the node drains: 200 (a browser would give up for good on an
+    error) with a `retry:` hint and the final event at once; it reconnects elsewhere."""
+    yield sse_retry(round(rt.settings.sse_retry * 1000))
+    yield _closing("shutdown")
 
 
 def _closing(reason: str) -> bytes:

@@ -166,8 +166,12 @@ async def read_events(
     streams. A cursor whose history is gone answers one `sync.reset` event: reload state,
     then continue from `next`."""
     polling = svc.streams.poll(ws, after, limit, wait)
-    replay = await (until_disconnected(request, polling) if wait > 0 else polling)
-    if replay is None:  # the client left while its long poll waited: nobody to answer
+    if wait > 0:
+        draining = svc.node.sessions.until_draining()
+        replay = await until_disconnected(request, polling, or_until=draining)
+    else:
+        replay = await polling
+    if replay is None:  # the client left, or the node drains: an empty page, poll again
         return EventsOut(events=[], next=after, reset=False)
     return EventsOut(
         events=[EventOut.of(e) for e in replay.events], next=replay.next, reset=replay.reset

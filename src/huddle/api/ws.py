@@ -6,6 +6,8 @@ cannot see the status of a refused handshake. The conversation itself is `ws_con
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
@@ -17,6 +19,8 @@ from .deps import Runtime, authenticate, runtime
 from .ws_connection import Connection
 
 PATH = "/v1/ws"
+
+log = logging.getLogger("huddle.ws")
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -30,6 +34,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await refuse(
             websocket, CloseCode.UNSUPPORTED_SUBPROTOCOL, f"offer one of {', '.join(SUBPROTOCOLS)}"
         )
+        return
+    if rt.services.node.sessions.draining:
+        await refuse(websocket, CloseCode.GOING_AWAY)
         return
     principal = await admit(websocket, rt, offered)
     if principal is None:
@@ -63,9 +70,11 @@ async def admit(websocket: WebSocket, rt: Runtime, offered: list[str]) -> Princi
         return None
     try:
         return await authenticate(rt, credential)
-    except TokenExpired:
+    except TokenExpired as exc:
+        log.info("WebSocket handshake: %s (%s)", exc.code, exc.reason)
         await refuse(websocket, CloseCode.AUTH_EXPIRED)
     except Unauthenticated as exc:
+        log.info("WebSocket handshake: %s (%s)", exc.code, exc.reason)
         await refuse(websocket, CloseCode.INVALID_TOKEN, exc.message)
     except BackendUnavailable:
         rt.services.node.metrics.backend_error("ws")

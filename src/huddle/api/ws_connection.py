@@ -14,11 +14,10 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, assert_never
 
-import anyio
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
@@ -27,7 +26,7 @@ from ..errors import BackendUnavailable, Forbidden, HuddleError, RateLimited
 from ..hub.eager import start_eagerly
 from ..hub.limits import TokenBucket
 from ..hub.outbox import Frame, Outbox
-from ..ids import EntityRef, WorkspaceKey
+from ..ids import WorkspaceKey
 from ..protocol.close_codes import CloseCode
 from ..protocol.ws import (
     AuthRefresh,
@@ -96,8 +95,9 @@ class Connection:
         self.requests = RequestPipeline(rt.settings.ws_pipeline_depth)
         self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, AbstractAsyncContextManager[object]] = {}
-        self.sessions: dict[tuple[WorkspaceKey, str], str] = {}
-        self.locks: dict[tuple[WorkspaceKey, EntityRef], None] = {}
+        self.session = rt.services.node.sessions.open(
+            self.id, "ws", principal.user_id, lambda: self.close_soon(CloseCode.GOING_AWAY)
+        )
         self.close_code: CloseCode | None = None
 
     # --- frames ------------------------------------------------------------------------------
@@ -299,41 +299,12 @@ class Connection:
         self._expiry = asyncio.get_running_loop().call_later(min(left, 60.0), self._watch_expiry)
 
     async def _cleanup(self) -> None:
-        """Leave every workspace this connection followed, and the presence sessions named
-        after it. A session the client named itself (a tab id) is only no longer kept alive:
-        it ends by expiry within one presence TTL unless the client comes back and joins it
-        again, so a reconnecting tab stays one session (no `left` and `joined` for it).
-        Shielded: the task is being cancelled, and a goodbye that cannot reach the backend is
-        replaced by the sessions' own expiry."""
-        svc = self.rt.services
+        """Leave every workspace this connection followed; the hub settles the presence
+        sessions and locks it held (`hub/sessions.py` has the rules)."""
         for following in self.subscriptions.values():
             await following.__aexit__(None, None, None)
         self.subscriptions.clear()
-        with anyio.move_on_after(self.rt.settings.redis_timeout, shield=True):
-            for (ws, client_session), session_id in list(self.sessions.items()):
-                svc.node.keeper.drop(ws, session_id)
-                if client_session != self.id:
-                    continue
-                with contextlib.suppress(BackendUnavailable):
-                    await svc.presence.leave(ws, self.principal, client_session)
-        self.sessions.clear()
-        self._release_locks_later()
-
-    def _release_locks_later(self) -> None:
-        """Locks taken over this connection end a grace period after it dropped, unless the
-        same user re-took or refreshed them from another connection meanwhile."""
-        settings, svc = self.rt.settings, self.rt.services
-        if not settings.lock_release_on_disconnect:
-            return
-        user_id = self.principal.user_id
-        for ws, entity in self.locks:
-
-            def release(ws: WorkspaceKey = ws, entity: EntityRef = entity) -> Awaitable[bool]:
-                return svc.locks.release_abandoned(ws, user_id, entity, self.id)
-
-            what = f"release of {entity.field} after {self.id} dropped"
-            svc.node.deferred.after(settings.lock_release_grace, release, what)
-        self.locks.clear()
+        await self.rt.services.node.sessions.end(self.session)
 
     # --- ops ---------------------------------------------------------------------------------
 
@@ -373,15 +344,13 @@ class Connection:
                     joined = await svc.presence.view(
                         ws, self.principal, command.viewing, client_session, "ws"
                     )
-                self.sessions[(ws, client_session)] = joined.session.session_id
-                svc.node.keeper.keep(ws, joined.session.session_id)
+                own = client_session == self.id
+                self.session.present(ws, client_session, joined.session, own=own)
                 self.reply(command.id, SessionOut.of(joined.session, joined.new).model_dump())
             case PresenceLeave():
                 ws = self._workspace(command)
                 client_session = command.session or self.id
-                session_id = self.sessions.pop((ws, client_session), None)
-                if session_id is not None:
-                    svc.node.keeper.drop(ws, session_id)
+                self.session.absent(ws, client_session)
                 left = await svc.presence.leave(ws, self.principal, client_session)
                 self.reply(command.id, {"session_id": client_session, "left": left})
             case LockAcquire():
@@ -389,7 +358,7 @@ class Connection:
                 granted = await svc.locks.acquire(
                     ws, self.principal, command.entity, command.ttl, self.id
                 )
-                self.locks[(ws, command.entity)] = None
+                self.session.took(ws, command.entity)
                 out = AcquiredOut(
                     **LockOut.of(granted.lock).model_dump(), reentrant=not granted.fresh
                 )
@@ -399,12 +368,12 @@ class Connection:
                 granted = await svc.locks.refresh(
                     ws, self.principal, command.entity, command.ttl, self.id
                 )
-                self.locks[(ws, command.entity)] = None
+                self.session.took(ws, command.entity)
                 self.reply(command.id, LockOut.of(granted.lock).model_dump())
             case LockRelease():
                 ws = self._workspace(command)
                 outcome = await svc.locks.release(ws, self.principal, command.entity)
-                self.locks.pop((ws, command.entity), None)
+                self.session.released(ws, command.entity)
                 self.reply(command.id, ReleaseOut.of(command.entity, outcome).model_dump())
             case Publish():
                 if not self.publish_budget.take():

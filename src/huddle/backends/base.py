@@ -53,6 +53,7 @@ from ..models import (
     Held,
     Holder,
     Joined,
+    LeaveReason,
     Lock,
     LogSlice,
     NotHeld,
@@ -131,14 +132,17 @@ class PresenceStore(Protocol):
         already views refreshes only, with no event; `viewing_since_ms` is kept."""
         ...
 
-    async def leave(self, ws: WorkspaceKey, session_id: str) -> bool:
-        """End a live session (`presence.left`, reason `leave`). False, and no event of its
-        own, when the session is not live."""
+    async def leave(self, ws: WorkspaceKey, session_id: str, reason: LeaveReason = "leave") -> bool:
+        """End a live session (`presence.left` with `reason`: `leave`, by its user, or
+        `shutdown`, by its node, whose actor is the system). False, and no event of its own,
+        when the session is not live."""
         ...
 
-    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> int:
+    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> list[str]:
         """Extend the expiry of the live sessions among `session_ids` (a node's batch
-        heartbeat); returns how many were live. No events."""
+        heartbeat). No events, and an expired or left session is not revived: returns those
+        ids that were not live (distinct, in the order given), for the caller to announce
+        again if their connections still live (after a partition, say)."""
         ...
 
     async def viewers(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..ids import EntityRef, WorkspaceKey
-from ..models import EntityPresence, Joined, PresenceSession, SessionInfo
+from ..models import EntityPresence, Joined, LeaveReason, PresenceSession, SessionInfo
 from .memory_state import Store, WorkspaceState, user_actor, viewing_data
 
 
@@ -65,7 +65,7 @@ class MemoryPresence:
         self._store.start_session(w, session, now)
         return session
 
-    async def leave(self, ws: WorkspaceKey, session_id: str) -> bool:
+    async def leave(self, ws: WorkspaceKey, session_id: str, reason: LeaveReason = "leave") -> bool:
         store = self._store
         now = store.now()
         w = store.workspaces.get(ws)
@@ -74,22 +74,21 @@ class MemoryPresence:
         session = store.meet_session(w, session_id, now)
         if session is None:
             return False
-        store.end_session(w, session, "leave", now)
+        store.end_session(w, session, reason, now)
         return True
 
-    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> int:
+    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> list[str]:
         """Expired sessions are left to `sweep`: a heartbeat emits no events."""
         now = self._store.now()
         w = self._store.workspaces.get(ws)
-        if w is None:
-            return 0
-        touched = 0
+        gone: list[str] = []
         for sid in dict.fromkeys(session_ids):
-            session = w.live_session(sid, now)
-            if session is not None:
+            session = w.live_session(sid, now) if w is not None else None
+            if session is None:
+                gone.append(sid)
+            elif w is not None:
                 w.put_session(replace(session, expires_at_ms=now + ttl_ms))
-                touched += 1
-        return touched
+        return gone
 
     async def viewers(
         self, ws: WorkspaceKey, entities: Sequence[EntityRef]

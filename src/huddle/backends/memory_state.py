@@ -12,20 +12,19 @@ import heapq
 import secrets
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..clock import Clock
 from ..config import Settings
 from ..errors import BackendUnavailable
 from ..ids import EntityRef, WorkspaceKey
-from ..models import SYSTEM, Actor, ApiKeyRecord, Event, Lock, PresenceSession
+from ..models import SYSTEM, Actor, ApiKeyRecord, Event, LeaveReason, Lock, PresenceSession
 from .subscriber import Subscriber
 
 if TYPE_CHECKING:
     from .memory_records import CollectionState
 
 K = TypeVar("K", str, EntityRef)
-LeaveReason = Literal["leave", "timeout"]
 
 
 class Expiries(Generic[K]):
@@ -221,7 +220,7 @@ class Store:
         self, w: WorkspaceState, session: PresenceSession, reason: LeaveReason, now: int
     ) -> None:
         w.remove_session(session)
-        actor = SYSTEM if reason == "timeout" else user_actor(session)
+        actor = user_actor(session) if reason == "leave" else SYSTEM
         self.emit(w, "presence.left", actor, {**_who(session), "reason": reason}, now)
         self.settle(w)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ids import EntityRef, WorkspaceKey
-from ..models import EntityPresence, Joined, PresenceSession, SessionInfo
-from .redis_codec import decode_lock, decode_session, encode_info, reply_int, reply_list
+from ..models import EntityPresence, Joined, LeaveReason, PresenceSession, SessionInfo
+from .redis_codec import decode_lock, decode_session, encode_info, reply_list
 from .redis_scripts import Runner
 
 
@@ -27,15 +27,14 @@ class RedisPresence:
         )
         return _joined(reply)
 
-    async def leave(self, ws: WorkspaceKey, session_id: str) -> bool:
-        return await self._runner.run(ws, "presence_leave", session_id) == 1
+    async def leave(self, ws: WorkspaceKey, session_id: str, reason: LeaveReason = "leave") -> bool:
+        return await self._runner.run(ws, "presence_leave", session_id, reason) == 1
 
-    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> int:
+    async def touch(self, ws: WorkspaceKey, session_ids: Sequence[str], ttl_ms: int) -> list[str]:
         if not session_ids:
-            return 0
-        live = await self._runner.run_tracked(ws, "presence_touch", ttl_ms, *session_ids)
-        live = reply_int(live)
-        return live
+            return []
+        gone = await self._runner.run_tracked(ws, "presence_touch", ttl_ms, *session_ids)
+        return [sid.decode() if isinstance(sid, bytes) else str(sid) for sid in reply_list(gone)]
 
     async def viewers(
         self, ws: WorkspaceKey, entities: Sequence[EntityRef]

@@ -1,5 +1,7 @@
 """The node's open workspace channels: one per workspace that has local members or watchers,
-closed (its backend subscription dropped) when the last one leaves."""
+closed (its backend subscription dropped) when the last one leaves. Each channel runs as a
+supervised task (`Supervisor`): a failure nobody planned for restarts it, and the restart
+catches up from the log, so its members miss nothing."""
 
 from __future__ import annotations
 
@@ -13,13 +15,22 @@ from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
 from .channel import Member, WorkspaceChannel
 from .metrics import Metrics
+from .supervisor import Supervisor
 
 
 class Channels:
     def __init__(
-        self, log: EventLog, *, ready_timeout: float, retry: float, metrics: Metrics, clock: Clock
+        self,
+        log: EventLog,
+        supervisor: Supervisor,
+        *,
+        ready_timeout: float,
+        retry: float,
+        metrics: Metrics,
+        clock: Clock,
     ) -> None:
         self._log = log
+        self._supervisor = supervisor
         self._clock = clock
         self._metrics = metrics
         self._ready_timeout = ready_timeout
@@ -44,7 +55,7 @@ class Channels:
             channel = WorkspaceChannel(
                 ws, self._log, retry=self._retry, metrics=self._metrics, clock=self._clock
             )
-            task = asyncio.create_task(channel.run(), name=f"channel {ws.tag}")
+            task = self._supervisor.start("channel", f"channel {ws.tag}", channel.run)
             self._open[ws] = (channel, task)
         channel = self._open[ws][0]
         try:
@@ -91,12 +102,7 @@ class Channels:
         finally:
             self._release(ws)
 
-    async def aclose(self) -> None:
-        tasks = [task for _, task in self._open.values()]
+    def clear(self) -> None:
+        """Forget every channel (their tasks are the supervisor's, cancelled with it)."""
         self._open.clear()
         self._users.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -17,6 +17,7 @@ from prometheus_client.process_collector import ProcessCollector
 from .limits import Transport
 
 BackendErrorSource = Literal["http", "ws", "sse", "channel", "sweeper", "presence_keeper"]
+TaskKind = Literal["channel", "sweeper", "presence_keeper"]
 
 _TRANSPORTS: Final[tuple[Transport, ...]] = ("ws", "sse")
 _ENCODINGS: Final = ("json", "msgpack", "sse")
@@ -28,6 +29,7 @@ _SOURCES: Final[tuple[BackendErrorSource, ...]] = (
     "sweeper",
     "presence_keeper",
 )
+_TASK_KINDS: Final[tuple[TaskKind, ...]] = ("channel", "sweeper", "presence_keeper")
 
 
 class Metrics:
@@ -86,6 +88,18 @@ class Metrics:
             ["source"],
             registry=registry,
         )
+        self.task_failures = Counter(
+            "huddle_task_failures",
+            "Background tasks of this node that failed unexpectedly and were restarted.",
+            ["task"],
+            registry=registry,
+        )
+        self.presence_restored_total = Counter(
+            "huddle_presence_restored",
+            "Presence sessions of live connections announced again after the backend lost "
+            "them (a partition longer than the presence TTL).",
+            registry=registry,
+        )
         self.request_duration = Histogram(
             "huddle_http_request_duration_seconds",
             "Seconds from request to response start, by route template (streams: to open).",
@@ -97,6 +111,7 @@ class Metrics:
         self._delivered = {e: self.events_delivered.labels(e) for e in _ENCODINGS}
         self._slow = {t: self.slow_consumer_disconnects.labels(t) for t in _TRANSPORTS}
         self._backend_errors = {s: self.backend_errors.labels(s) for s in _SOURCES}
+        self._task_failures = {k: self.task_failures.labels(k) for k in _TASK_KINDS}
 
     def watch(
         self,
@@ -133,6 +148,12 @@ class Metrics:
 
     def backend_error(self, source: BackendErrorSource) -> None:
         self._backend_errors[source].inc()
+
+    def presence_restored(self) -> None:
+        self.presence_restored_total.inc()
+
+    def task_failed(self, kind: TaskKind) -> None:
+        self._task_failures[kind].inc()
 
     def observe_request(self, method: str, route: str, seconds: float) -> None:
         self.request_duration.labels(method, route).observe(seconds)

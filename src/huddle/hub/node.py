@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from ..backends.base import Backend
 from ..clock import Clock, SystemClock
@@ -15,6 +15,8 @@ from .deferred import Deferred
 from .keepalive import PresenceKeeper
 from .limits import ConnectionLimits, PublishBudgets
 from .metrics import Metrics
+from .sessions import Sessions
+from .supervisor import Supervisor
 from .sweeper import Sweeper
 
 
@@ -39,8 +41,10 @@ class Node:
             batch=settings.sweep_batch,
             metrics=self.metrics,
         )
+        self.supervisor = Supervisor(self.metrics)
         self.channels = Channels(
             backend.log,
+            self.supervisor,
             ready_timeout=settings.redis_timeout * 2,
             retry=settings.sweep_interval,
             metrics=self.metrics,
@@ -50,6 +54,7 @@ class Node:
             backend.presence, ttl=settings.presence_ttl, metrics=self.metrics
         )
         self.deferred = Deferred()
+        self.sessions = Sessions(backend, self.keeper, self.deferred, settings)
         self.metrics.watch(
             connections=self.limits.count,
             presence_sessions=self.keeper.__len__,
@@ -61,18 +66,14 @@ class Node:
     async def running(self) -> AsyncIterator[Node]:
         """Run the background tasks while the context is open; cancel and await them after."""
         stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(self.sweeper.run(stop), name=f"{self.node_id} sweeper"),
-            asyncio.create_task(self.keeper.run(stop), name=f"{self.node_id} presence"),
-        ]
+        self.supervisor.start("sweeper", f"{self.node_id} sweeper", lambda: self.sweeper.run(stop))
+        self.supervisor.start(
+            "presence_keeper", f"{self.node_id} presence", lambda: self.keeper.run(stop)
+        )
         try:
             yield self
         finally:
             stop.set()
-            await self.channels.aclose()
             await self.deferred.aclose()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+            await self.supervisor.aclose()
+            self.channels.clear()

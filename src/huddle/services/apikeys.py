@@ -61,7 +61,7 @@ class ApiKeyService:
     async def authenticate(self, key: str) -> Principal:
         record = await self._keys.lookup(hash_api_key(key))
         if record is None:
-            raise Unauthenticated("Unknown or revoked API key")
+            raise Unauthenticated("unknown or revoked API key")
         return principal_of(record)
 
     async def is_active(self, org_id: str, key_id: str) -> bool:
