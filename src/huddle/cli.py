@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .auth import issue_token, resolve_jwt_secret
 from .backends import open_backend
-from .config import Settings
+from .config import Settings, mask_password
 from .errors import BackendUnavailable, ConfigError
 
 DEV_USER, DEV_ORG, DEV_WORKSPACE = "ana", "acme", "ws1"
@@ -43,7 +43,8 @@ def serve(args: argparse.Namespace) -> int:
     )
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
-    print(f"Huddle {base}  backend {settings.backend_url}  API docs {base}/docs", flush=True)
+    backend = mask_password(settings.backend_url)
+    print(f"Huddle {base}  backend {backend}  API docs {base}/docs", flush=True)
     if settings.demo_enabled:
         print(f"Live demo {base}/demo/  (open it in two windows, as two people)", flush=True)
     if settings.is_memory:
@@ -105,16 +106,18 @@ def token(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from .app import create_app
+
     settings = _settings(args, backend="backend_url")
-    resolve_jwt_secret(settings)
-    print(f"config ok: backend {settings.backend_url}")
+    create_app(settings)  # every check a node makes before it serves
+    print(f"config ok: backend {mask_password(settings.backend_url)}")
 
-    async def ping() -> None:
+    async def verify() -> None:
         async with open_backend(settings) as backend:
-            await backend.ping()
+            await backend.verify()
 
-    asyncio.run(ping())
-    print("backend ok: reachable")
+    asyncio.run(verify())
+    print("backend ok: reachable; scripts, keys and channels usable")
     return 0
 
 
@@ -197,6 +200,15 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def setting_errors(exc: ValidationError) -> list[str]:
+    """One line per refused setting, named as the environment names it."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = f"HUDDLE_{str(error['loc'][0]).upper()}" if error["loc"] else "(settings)"
+        lines.append(f"{name}: {error['msg']}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -205,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"huddle: configuration error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
-        print(f"huddle: invalid setting:\n{exc}", file=sys.stderr)
+        for line in setting_errors(exc):
+            print(f"huddle: invalid setting {line}", file=sys.stderr)
         return 2
     except BackendUnavailable as exc:
         print(f"huddle: backend unreachable: {exc.message}", file=sys.stderr)

@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -233,7 +234,12 @@ class Settings(BaseSettings):
         browser sends it (`scheme://host[:port]`), or `*` (CORS only)."""
         if isinstance(value, str):
             text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
+            try:
+                value = json.loads(text) if text.startswith("[") else text.split(",")
+            except ValueError:
+                raise ValueError(
+                    f"{text[:60]!r} is neither a JSON list nor a comma-separated list"
+                ) from None
         if not isinstance(value, list):
             return value
         origins = [str(item).strip().rstrip("/") for item in value if str(item).strip()]
@@ -259,3 +265,20 @@ class Settings(BaseSettings):
     @property
     def is_memory(self) -> bool:
         return self.backend_url.startswith("memory://")
+
+
+def mask_password(url: str) -> str:
+    """`url` with the password of its user info (and a `password` query value) replaced."""
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        user_info, _, host = netloc.rpartition("@")
+        user = user_info.partition(":")[0]
+        netloc = f"{user}:***@{host}"
+    if "password=" in query:
+        query = "&".join(
+            "password=***" if pair.startswith("password=") else pair for pair in query.split("&")
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # untouched, byte for byte (urlunsplit would drop the `//` of unix:///)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -110,6 +110,14 @@ class RedisServer:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
+    @property
+    def socket_path(self) -> Path:
+        """The server's unix socket, beside its TCP port."""
+        return self._dir / "r.sock"
+
+    def unix_url(self, db: int = 0) -> str:
+        return f"unix://{self.socket_path}?db={db}"
+
     def start(self) -> None:
         """Start the server; on its first start, on a free port (retried if one is taken)."""
         if self.running:
@@ -137,6 +145,8 @@ class RedisServer:
             "--appendonly", "yes" if self._appendonly else "no",
             "--appendfsync", "always",
             "--dir", str(self._dir),
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
             "--daemonize", "no",
         ]  # fmt: skip
         proc = subprocess.Popen(

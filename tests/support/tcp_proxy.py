@@ -45,6 +45,11 @@ class TcpProxy:
     def resume(self) -> None:
         self._flowing.set()
 
+    def retarget(self, port: int) -> None:
+        """Send new connections to `port` (open ones keep their server): a virtual IP that
+        moved to a new primary after a failover."""
+        self.target_port = port
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

@@ -35,10 +35,11 @@ async def healthz() -> HealthOut:
 
 @router.get("/readyz", response_model=ReadyOut, responses=errors(), summary="Backend reachable")
 async def readyz(svc: CurrentServices) -> ReadyOut:
-    """200 when the backend answers; 503 in the error envelope when it does not, or while
-    the node drains (it shuts down: send no new traffic)."""
+    """200 when the backend answers and lets the node do all it must (its Redis user may load
+    scripts, use keys under the prefix, publish and subscribe: checked every 30 s); 503 in
+    the error envelope naming what fails, or while the node drains (it shuts down)."""
     node = svc.node
     if node.sessions.draining:
         raise ShuttingDown("this node is shutting down", details={"node": node.node_id})
-    await node.backend.ping()
+    await node.ready()
     return ReadyOut(status="ready", backend=node.backend.url, node=node.node_id)

@@ -319,6 +319,12 @@ class Backend(Protocol):
         """Return when the store answers; raise `BackendUnavailable` otherwise."""
         ...
 
+    async def verify(self) -> None:
+        """Return when the store lets this node do all it must — on Redis: load and run its
+        scripts, write and read keys under its prefix, publish and subscribe on its channels
+        (what an ACL may deny). Raise `BackendUnavailable` naming what is missing."""
+        ...
+
     async def active_workspaces(self) -> list[WorkspaceKey]:
         """Workspaces that may hold sessions or locks (a superset: sweeping the others is a
         no-op). Never misses a workspace with live state."""

@@ -84,6 +84,9 @@ class MemoryBackend:
     async def ping(self) -> None:
         self._store.check_open()
 
+    async def verify(self) -> None:
+        self._store.check_open()
+
     async def active_workspaces(self) -> list[WorkspaceKey]:
         self._store.check_open()
         return list(self._store.active)

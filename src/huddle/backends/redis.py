@@ -15,14 +15,16 @@ Here: API keys, the active-workspace index, sweeping, and the backend that ties 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import secrets
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import NoPermissionError
 
-from ..config import Settings
-from ..ids import WorkspaceKey
+from ..config import Settings, mask_password
+from ..errors import BackendUnavailable
+from ..ids import OrgId, WorkspaceId, WorkspaceKey
 from ..models import ApiKeyRecord, SweepResult
 from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .redis_bus import Bus
@@ -32,7 +34,7 @@ from .redis_locks import RedisLocks
 from .redis_log import RedisEventLog
 from .redis_presence import RedisPresence
 from .redis_records import RedisRecords
-from .redis_scripts import KeySpace, Runner, guarded, load_scripts
+from .redis_scripts import Call, KeySpace, Runner, guarded, load_scripts
 
 
 class RedisKeys:
@@ -125,6 +127,47 @@ class RedisBackend:
     async def ping(self) -> None:
         await self._runner.execute([self._runner.command("PING")])
 
+    async def verify(self) -> None:
+        try:
+            await self.ping()  # a new connection loads every script first (SCRIPT LOAD)
+        except BackendUnavailable as exc:
+            if isinstance(exc.__cause__, NoPermissionError):
+                raise BackendUnavailable(
+                    f"this node cannot load its scripts: {exc.message}"
+                ) from exc
+            if self._settings.backend_url.startswith("rediss://"):
+                raise BackendUnavailable(f"{exc.message} (does the port serve TLS?)") from exc
+            raise
+        runner, prefix = self._runner, self._keys.prefix
+        probe = WorkspaceKey(OrgId("huddle-probe"), WorkspaceId(secrets.token_hex(4)))
+        key = f"{prefix}:probe:{probe.workspace_id}"
+        steps: list[tuple[str, list[Call]]] = [
+            (
+                f"write and read keys under {prefix}:*",
+                [
+                    runner.command("SET", key, "1", "PX", 10_000),
+                    runner.command("GET", key),
+                    runner.command("DEL", key),
+                ],
+            ),
+            ("run its scripts", [runner.ws_call(probe, "read", 0, 1)]),
+            (
+                "publish on its channels",
+                [runner.command("PUBLISH", self._keys.channel(probe), b"")],
+            ),
+        ]
+        for what, calls in steps:
+            try:
+                await runner.execute(calls)
+            except BackendUnavailable as exc:
+                raise BackendUnavailable(f"this node cannot {what}: {exc.message}") from exc
+        try:
+            await self._bus.probe(self._keys.channel(probe))
+        except BackendUnavailable as exc:
+            raise BackendUnavailable(
+                f"this node cannot subscribe to its channels: {exc.message}"
+            ) from exc
+
     async def active_workspaces(self) -> list[WorkspaceKey]:
         [tags] = await self._runner.execute(
             [self._runner.command("ZRANGE", self._keys.active, 0, -1)]
@@ -159,23 +202,6 @@ class RedisBackend:
         await self._bus.aclose()
         async with guarded(self._settings.redis_timeout):
             await self._client.aclose()
-
-
-def mask_password(url: str) -> str:
-    """`url` with the password of its user info (and a `password` query value) replaced."""
-    parts = urlsplit(url)
-    netloc, query = parts.netloc, parts.query
-    if parts.password is not None:
-        user_info, _, host = netloc.rpartition("@")
-        user = user_info.partition(":")[0]
-        netloc = f"{user}:***@{host}"
-    if "password=" in query:
-        query = "&".join(
-            "password=***" if pair.startswith("password=") else pair for pair in query.split("&")
-        )
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url  # untouched, byte for byte (urlunsplit would drop the `//` of unix:///)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _conforms(backend: RedisBackend) -> Backend:  # never called; mypy checks the contract

@@ -227,6 +227,20 @@ class Bus:
                 await reader
         await conn.disconnect(nowait=True)
 
+    async def probe(self, channel: bytes) -> None:
+        """Subscribe to `channel` and unsubscribe, on a connection of its own: may this node
+        subscribe to its channels? Raises BackendUnavailable (an ACL's NOPERM among them)."""
+        conn: AbstractConnection = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        try:
+            async with guarded(self._timeout):
+                await conn.connect()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                await conn.send_command("SUBSCRIBE", channel, check_health=False)
+                await conn.read_response(disconnect_on_error=False, push_request=True)
+                await conn.send_command("UNSUBSCRIBE", channel, check_health=False)
+                await conn.read_response(disconnect_on_error=False, push_request=True)
+        finally:
+            await conn.disconnect(nowait=True)
+
     async def aclose(self) -> None:
         """Stop the reader, close the connection; every subscriber is lost. Idempotent."""
         self._closed = True

@@ -26,7 +26,7 @@ from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import MasterDownError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import BackendUnavailable
@@ -208,6 +208,11 @@ class RedisLink:
                     self._waiting -= 1
                     if not request.replies.done():
                         request.replies.set_result(request.answers)
+                if isinstance(answer, ReadOnlyError | MasterDownError):
+                    # A replica now (a failover): whatever the URL names next may be the new
+                    # primary, so the next call connects again rather than ask a replica.
+                    self._drop(wire, answer)
+                    return
         except Exception as exc:
             self._drop(wire, exc)
 

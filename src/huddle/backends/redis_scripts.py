@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +26,11 @@ from importlib import resources
 from typing import Final
 
 from redis.exceptions import (
+    AskError,
+    BusyLoadingError,
     ClusterDownError,
+    MasterDownError,
+    NoPermissionError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
@@ -42,7 +47,8 @@ from .redis_codec import pack
 from .redis_link import Arg, RedisLink
 
 #: Failures that mean "Redis cannot serve now" rather than a bug: a dead or hung connection, a
-#: server still loading its data, a replica after a failover, a full memory.
+#: server still loading its data, a replica after a failover (READONLY, MASTERDOWN), a full
+#: memory, a cluster moving slots (MOVED, ASK), a user the ACL does not allow (NOPERM).
 UNAVAILABLE: Final = (
     RedisConnectionError,
     RedisTimeoutError,
@@ -51,6 +57,10 @@ UNAVAILABLE: Final = (
     OutOfMemoryError,
     ClusterDownError,
     TryAgainError,
+    NoPermissionError,
+    BusyLoadingError,
+    MasterDownError,
+    AskError,
 )
 
 #: Scripts that run on the keys of one workspace, with `_lib.lua` prepended.
@@ -111,12 +121,23 @@ async def guarded(seconds: float) -> AsyncIterator[None]:
 
 
 def unavailable(exc: BaseException) -> BackendUnavailable:
-    """The 503 for one of `UNAVAILABLE`."""
+    """The 503 for one of `UNAVAILABLE`, saying what an operator should look at."""
+    why = str(exc) or type(exc).__name__
     if isinstance(exc, OutOfMemoryError):
-        return BackendUnavailable(f"Redis is out of memory (maxmemory): {exc}")
+        return BackendUnavailable(f"Redis is out of memory (maxmemory): {why}")
     if isinstance(exc, RedisTimeoutError):
-        return BackendUnavailable(str(exc))
-    return BackendUnavailable(f"Redis is unreachable: {exc}")
+        return BackendUnavailable(why)
+    if isinstance(exc, NoPermissionError):
+        return BackendUnavailable(f"the Redis user may not do this (ACL): {why}")
+    if isinstance(exc, ReadOnlyError | MasterDownError):
+        return BackendUnavailable(f"Redis is a replica now (a failover?); reconnecting: {why}")
+    if isinstance(exc, BusyLoadingError):
+        return BackendUnavailable(f"Redis is loading its data; retry shortly: {why}")
+    if isinstance(exc, AskError | ClusterDownError | TryAgainError):
+        return BackendUnavailable(f"Redis Cluster is moving or missing slots: {why}")
+    if isinstance(exc, ssl.SSLError) or "SSL" in why or "TLS" in why:
+        return BackendUnavailable(f"Redis TLS failed (does the port serve TLS?): {why}")
+    return BackendUnavailable(f"Redis is unreachable: {why}")
 
 
 class KeySpace:

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from ..backends.base import Backend
 from ..clock import Clock, SystemClock
@@ -18,6 +19,9 @@ from .metrics import Metrics
 from .sessions import Sessions
 from .supervisor import Supervisor
 from .sweeper import Sweeper
+
+#: Seconds between two full checks of the backend's permissions by `/readyz` (a ping between).
+_VERIFY_EVERY: Final = 30.0
 
 
 class Node:
@@ -55,12 +59,24 @@ class Node:
         )
         self.deferred = Deferred()
         self.sessions = Sessions(backend, self.keeper, self.deferred, settings)
+        self._verified_at = float("-inf")
         self.metrics.watch(
             connections=self.limits.count,
             presence_sessions=self.keeper.__len__,
             channels=self.channels.__len__,
             subscriptions=self.channels.members,
         )
+
+    async def ready(self) -> None:
+        """Return when the backend answers and, checked again at most every
+        `_VERIFY_EVERY` seconds, lets the node do all it must (`Backend.verify`); raise
+        BackendUnavailable naming what is missing otherwise."""
+        now = asyncio.get_running_loop().time()
+        if now - self._verified_at < _VERIFY_EVERY:
+            await self.backend.ping()
+            return
+        await self.backend.verify()
+        self._verified_at = now
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Node]:
