@@ -77,7 +77,7 @@ async def test_the_stream_answers_an_allowed_origin(tmp_path: Path) -> None:
     answer is read before it is returned.)"""
     settings = app_settings(tmp_path, cors_origins=APP, jwt_leeway=0)
     async with running_api(settings) as api:
-        headers = {"Origin": APP, **api.auth(ttl=1)}
+        headers = {"Origin": APP, **api.auth(ttl=2)}  # at least 1 s left: iat is whole seconds
         answer = await api.client.get(STREAM, params={"presence": "false"}, headers=headers)
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == APP

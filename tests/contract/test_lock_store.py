@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from huddle.backends.base import Backend
 from huddle.ids import EntityRef
@@ -25,6 +26,7 @@ from tests.support.contract import (
     lock_end_data,
     log_of,
 )
+from tests.support.redis_server import unique_prefix
 
 
 async def grant(
@@ -226,6 +228,22 @@ async def test_fencing_tokens_only_grow(backend: Backend) -> None:
     tokens.append((await grant(backend, DEAL, CARA)).token)
 
     assert tokens == sorted(set(tokens)), tokens
+
+
+async def test_a_store_that_lost_its_counter_grants_tokens_above_every_earlier_one(
+    make_backend: BackendFactory,
+) -> None:
+    """A workspace's first token is the store's time in microseconds, then one more a grant:
+    a store that lost its data (Redis restarted without persistence, a memory node restarted)
+    never grants again a token it granted before, so an old token never passes a guarded
+    write of the next holder."""
+    before_us = time.time_ns() // 1000
+    first = await make_backend.open()
+    old = (await grant(first, DOC1, ANA)).token
+    assert before_us - 5_000_000 <= old <= time.time_ns() // 1000 + 5_000_000
+    assert old < 2**53, "a token stays exact in JSON numbers (JavaScript clients)"
+    lost = await make_backend.open(redis_prefix=unique_prefix())  # the same workspace, afresh
+    assert (await grant(lost, DOC1, ANA)).token > old
 
 
 async def test_extending_a_lease_keeps_its_token(backend: Backend) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -107,3 +108,47 @@ async def test_a_node_on_a_unix_socket(nodes: NodeFactory, redis_server: RedisSe
         assert published.status_code == 201
         page = (await http.get("/v1/orgs/acme/workspaces/ws1/sync/events")).json()
     assert [e["id"] for e in page["events"]] == [published.json()["id"]]
+
+
+async def test_after_redis_lost_its_data_no_old_fencing_token_passes_a_guarded_write(
+    nodes: NodeFactory, private_redis: RedisServer
+) -> None:
+    """Ana's first tab held the lock with token t1; Redis restarts without its data; her
+    second tab takes the lock afresh. Counters restart from the store's time, so t2 > t1 and
+    the first tab's write is refused as stale (with counters from 1, t2 would equal t1)."""
+    a = await nodes.start(private_redis.url(), name="a")
+    doc = {"apiName": "doc", "label": "Doc", "fields": [{"apiName": "title", "type": "text"}]}
+
+    async def a_doc(http: httpx.AsyncClient) -> int:
+        assert (await http.post("/v1/custom-objects", json=doc)).status_code == 201
+        made = await http.post("/v1/custom-objects/doc/records", json={"values": {"title": "v1"}})
+        assert made.status_code == 201, made.text
+        record_id: int = made.json()["id"]
+        return record_id
+
+    async def take(http: httpx.AsyncClient, record: int, tab: str) -> int:
+        taken = await http.post(f"/v1/collaboration/locks/doc/{record}", json={"sessionId": tab})
+        assert taken.status_code == 200, taken.text
+        token: int = taken.json()["fencingToken"]
+        return token
+
+    async with a.client(bearer("ana", admin=True)) as http:
+        record = await a_doc(http)
+        t1 = await take(http, record, "tab-1")
+        private_redis.stop()
+        private_redis.start()
+
+        async def back() -> bool:
+            return (await http.get("/readyz")).status_code == 200
+
+        await wait_until(back, within=15, what="the node to reach the restarted Redis")
+        assert await a_doc(http) == record, "the same record id, afresh"
+        t2 = await take(http, record, "tab-2")
+        assert t2 > t1
+        late = await http.patch(
+            f"/v1/custom-objects/doc/records/{record}",
+            json={"values": {"title": "from the first tab"}},
+            headers={"If-Match": f"lock:{t1}"},
+        )
+        assert late.status_code == 409, late.text
+        assert late.json()["error"] == "STALE_FENCING_TOKEN"

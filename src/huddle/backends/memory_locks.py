@@ -33,6 +33,10 @@ class MemoryLocks:
             w.put_lease(lock)
             store.emit(w, "lock.refreshed", user_actor(lock), lease_data(lock), now)
             return Granted(lock, fresh=False)
+        # A counter that starts (a new store) starts at the time in microseconds, above every
+        # token an earlier store granted: an old token never names a new grant (as on Redis).
+        if w.fencing == 0:
+            w.fencing = now * 1000
         w.fencing += 1
         lock = Lock(
             entity=entity,

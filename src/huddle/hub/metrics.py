@@ -8,6 +8,7 @@ fan-out path are bumped once per event and channel, never once per member.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Final, Literal
 
@@ -54,6 +55,13 @@ class Metrics:
             "Workspaces this node follows on the backend (one subscription each).",
             registry=registry,
         )
+        self.tasks = Gauge(
+            "huddle_tasks",
+            "asyncio tasks of this node's event loop (connections, streams, background work): "
+            "back to its idle level when the clients are gone, or something leaks.",
+            registry=registry,
+        )
+        self.tasks.set_function(_running_tasks)
         self.channel_subscriptions = Gauge(
             "huddle_channel_subscriptions",
             "Connections following a workspace on this node (WebSocket subscriptions, SSE).",
@@ -161,6 +169,13 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every instrument."""
         return generate_latest(self.registry)
+
+
+def _running_tasks() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped outside the loop (a test rendering by hand)
+        return 0
 
 
 def _bind(count: Callable[[Transport], int], transport: Transport) -> Callable[[], int]:

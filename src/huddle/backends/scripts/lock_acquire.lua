@@ -22,6 +22,13 @@ if l then
   emit('lock.refreshed', user_actor(l.user_id, l.name), lease_data(l))
   return { 'extended', cmsgpack.pack(l) }
 end
+-- A counter that starts (again: the store lost it) starts at the time in microseconds, above
+-- every token granted before (fewer than one grant per microsecond): an old token never names
+-- a new grant.
+if redis.call('EXISTS', K_FENCE) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', K_FENCE, t[1] .. string.format('%06d', tonumber(t[2])))
+end
 l = {
   entity_type = ARGV[3], entity_id = ARGV[4], user_id = holder.user_id, name = holder.name,
   session_id = holder.session_id, acquired_at_ms = NOW, expires_at_ms = NOW + ttl_ms,
