@@ -72,39 +72,59 @@ def _refusal(status: int, phrase: str) -> bytes:
     ).encode()
 
 
-class _SendDeadline:
-    """Armed while the transport's write buffer is above its high-water mark; rings once the
-    peer has read nothing for `send_timeout`."""
-
-    def __init__(self) -> None:
-        self.timer: asyncio.TimerHandle | None = None
-
-    def arm(self, delay: float, ring: Callable[[], None]) -> None:
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(delay, ring)
-
-    def disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-
-class GuardedHttp(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the header, body and send deadlines (`Deadlines`)."""
+class _AbortsStalledReaders:
+    """The send deadline, for a uvicorn protocol (this class first among its bases): armed
+    while the transport's write buffer is above its high-water mark, it aborts the connection
+    — freeing what was queued for it — once the peer has read nothing for `send_timeout`."""
 
     deadlines: ClassVar[Deadlines]
+    transport: Any
+    _send_timer: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()  # type: ignore[misc]  # the uvicorn protocol beside this mixin
+        if self._send_timer is None:
+            loop = asyncio.get_running_loop()
+            self._send_timer = loop.call_later(self.deadlines.send_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()  # type: ignore[misc]  # as above
+        self._stop_send_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_send_deadline()
+        super().connection_lost(exc)  # type: ignore[misc]  # as above
+
+    def _stop_send_deadline(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+
+    def _stalled_reader(self) -> tuple[Transport | None, str]:
+        """What the stalled reader counts as (None: nothing), and what to call it in logs."""
+        raise NotImplementedError
+
+    def _stalled(self) -> None:
+        self._send_timer = None
+        kind, what = self._stalled_reader()
+        if kind is not None:
+            self.deadlines.slow_consumer(kind)
+        log.info("%s: the peer read nothing for %.0f s; aborted", what, self.deadlines.send_timeout)
+        self.transport.abort()
+
+
+class GuardedHttp(_AbortsStalledReaders, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the header, body and send deadlines (`Deadlines`)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         self._header_bytes: int | None = 0
         self._tail = b""
         self._reading: asyncio.TimerHandle | None = None
-        self._sending = _SendDeadline()
         self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_reading_deadline()
-        self._sending.disarm()
         super().connection_lost(exc)
 
     # --- reading a request ---------------------------------------------------------------
@@ -176,54 +196,19 @@ class GuardedHttp(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         self._stop_reading_deadline()
-        self._sending.disarm()
+        self._stop_send_deadline()
         super().handle_websocket_upgrade()
 
-    # --- writing a response --------------------------------------------------------------
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._sending.arm(self.deadlines.send_timeout, self._reader_stalled)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._sending.disarm()
-
-    def _reader_stalled(self) -> None:
-        self._sending.timer = None
+    def _stalled_reader(self) -> tuple[Transport | None, str]:
         path = self.scope.get("path", "") if self.scope else ""
-        if path.endswith(_STREAM_SUFFIX):
-            self.deadlines.slow_consumer("sse")
-        log.info("%s: peer read nothing for %.0f s; aborted", path, self.deadlines.send_timeout)
-        self.transport.abort()
+        return ("sse" if path.endswith(_STREAM_SUFFIX) else None), path or "HTTP"
 
 
-class GuardedWebSocket(WebSocketsSansIOProtocol):
+class GuardedWebSocket(_AbortsStalledReaders, WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol with the send deadline (`Deadlines`)."""
 
-    deadlines: ClassVar[Deadlines]
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._sending = _SendDeadline()
-        super().connection_made(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._sending.disarm()
-        super().connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._sending.arm(self.deadlines.send_timeout, self._reader_stalled)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._sending.disarm()
-
-    def _reader_stalled(self) -> None:
-        self._sending.timer = None
-        self.deadlines.slow_consumer("ws")
-        log.info("WebSocket peer read nothing for %.0f s; aborted", self.deadlines.send_timeout)
-        self.transport.abort()
+    def _stalled_reader(self) -> tuple[Transport | None, str]:
+        return "ws", "WebSocket"
 
 
 def guarded_protocols(

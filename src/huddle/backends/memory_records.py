@@ -418,7 +418,8 @@ def _matches(c: CollectionState, query: Query) -> list[int]:
         start, end = index.range_of(prefix)
         if smallest is None or end - start < len(smallest):
             smallest = [key[1] for key in index.keys[start:end]]
-    assert smallest is not None  # there is a filter or ids
+    if smallest is None:  # no filter and no ids: every record matches
+        smallest = list(c.records)
     return [rid for rid in smallest if all(index.holds(rid, p) for index, p in tests)]
 
 

@@ -39,7 +39,7 @@ from ..records import (
     score_of,
     text_key,
 )
-from .redis_codec import decode_lock, encode_actor, pack
+from .redis_codec import decode_lock, encode_actor, pack, reply_list
 from .redis_scripts import Runner
 
 
@@ -57,7 +57,7 @@ class RedisRecords:
             pack(spec),
             *_event_args(write.event),
         )
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         verdict = reply[0].decode()
         if verdict == "ok":
             return decode_record(collection, reply[1], reply[2])
@@ -85,7 +85,7 @@ class RedisRecords:
             pack(spec),
             *_event_args(write.event),
         )
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         verdict = reply[0].decode()
         if verdict == "ok":
             return decode_record(collection, record_id, reply[1])
@@ -116,7 +116,7 @@ class RedisRecords:
         reply = await self._runner.run(
             ws, "record_delete", collection, record_id, pack(spec), *_event_args(event)
         )
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         verdict = reply[0].decode()
         if verdict == "ok":
             return decode_record(collection, record_id, reply[1])
