@@ -131,7 +131,7 @@ class RedisRecords:
             return []
         key = f"{self._runner.keys.base(ws)}:r:{collection}"
         [blobs] = await self._runner.execute([self._runner.command("HMGET", key, *record_ids)])
-        assert isinstance(blobs, list), blobs
+        blobs = reply_list(blobs)
         return [
             None if blob is None else decode_record(collection, record_id, blob)
             for record_id, blob in zip(record_ids, blobs, strict=True)
@@ -154,7 +154,7 @@ class RedisRecords:
             "ids": None if query.ids is None else list(query.ids),
         }
         reply = await self._runner.run(ws, "records_query", collection, pack(spec))
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         total, rest = reply[0], reply[1:]
         records = tuple(
             decode_record(collection, rest[i], rest[i + 1])
@@ -169,7 +169,7 @@ class RedisRecords:
         if not collections:
             return []
         reply = await self._runner.run(ws, "records_count", recent_ms, *collections)
-        assert isinstance(reply, list), reply
+        reply = reply_list(reply)
         return [CollectionCount(reply[i], reply[i + 1]) for i in range(0, len(reply), 2)]
 
 

@@ -97,14 +97,6 @@ class LockService:
             case NotHeld():
                 return ReleaseOutcome(False, None)
 
-    async def release_abandoned(
-        self, ws: WorkspaceKey, user_id: str, entity: EntityRef, session_id: str
-    ) -> bool:
-        """Release a dropped connection's lease, unless it was re-taken or refreshed from
-        another session meanwhile (atomic in the backend). True when it was released."""
-        result = await self._store.release(ws, entity, user_id, session_id)
-        return isinstance(result, Released)
-
     async def force_release(
         self, ws: WorkspaceKey, principal: Principal, entity: EntityRef, confirm: str
     ) -> ReleaseOutcome:
