@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.key_hygiene import undocumented_keys_without_expiry
 from tests.support.nodes import STOP_TIMEOUT, NodeFactory
 from tests.support.redis_server import (
     MISSING_MESSAGE,
@@ -31,10 +32,19 @@ def _redis_server_or_fail(*, appendonly: bool = False) -> RedisServer:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    """One real redis-server for the whole session of this (xdist) worker."""
+    """One real redis-server for the whole session of this (xdist) worker. When the session
+    ends, every key the tests' nodes left behind without an expiry must be a documented one
+    (tests/support/key_hygiene.py): a leak fails the run at that teardown."""
     server = _redis_server_or_fail()
     with server:
         yield server
+        leaked = undocumented_keys_without_expiry(server.port)
+        if leaked:
+            pytest.fail(
+                f"{len(leaked)} Redis keys without an expiry that no document allows, e.g. "
+                f"{leaked[:10]}",
+                pytrace=False,
+            )
 
 
 @pytest.fixture

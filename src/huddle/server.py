@@ -36,6 +36,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import CloseCode
 
 from .api.deps import Runtime
 from .config import Settings
@@ -205,7 +206,23 @@ class GuardedHttp(_AbortsStalledReaders, HttpToolsProtocol):
 
 
 class GuardedWebSocket(_AbortsStalledReaders, WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol with the send deadline (`Deadlines`)."""
+    """uvicorn's websockets-sansio protocol with the send deadline (`Deadlines`), and invalid
+    UTF-8 treated as the client's error it is (close 1007, one info line) rather than logged
+    with a traceback, as uvicorn does."""
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            self.frames = [data]  # joined once: uvicorn's own join is then free
+            try:
+                data.decode()
+            except UnicodeDecodeError as exc:
+                self.frames = []
+                log.info("WebSocket: invalid UTF-8 in a text message; closed 1007")
+                self.conn.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
     def _stalled_reader(self) -> tuple[Transport | None, str]:
         return "ws", "WebSocket"

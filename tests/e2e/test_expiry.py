@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.nodes import HuddleNode, NodeFactory, bearer, read_events
@@ -24,9 +26,15 @@ pytestmark = pytest.mark.xdist_group("e2e")
 
 SWEEPING = {"sweep_interval": 0.1, "lock_ttl_min": 0.2}
 VIEWING = "/v1/orgs/acme/workspaces/ws1/sync/presence/viewing"
-USERS = [f"user{i:02d}" for i in range(20)]
-# Long enough that all 20 joins are read back before any expires on a loaded 2-core CI box.
-PRESENCE_TTL = 2
+# Long enough that all 200 joins are read back before any expires on a loaded 2-core CI box.
+PRESENCE_TTL = 6
+#: How late past its sweep a busy 2-core box may log an expiry (a sweep handles 500 at most).
+EXPIRY_SLACK = 1.0
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    parse = datetime.fromisoformat
+    return (parse(later) - parse(earlier)).total_seconds()
 
 
 async def sweeping_pair(
@@ -74,26 +82,27 @@ async def marker_expired(node: HuddleNode) -> list[dict[str, Any]]:
 async def test_crashed_nodes_sessions_disappear_within_a_ttl_and_leave_once(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
-    """20 REST sessions joined through node C (presence TTL 2 s); C is SIGKILLed. Reads on A
-    stop listing them within about one TTL, and the log holds exactly one `presence.left`
-    (reason timeout, by the system) per session, though A and B both sweep."""
+    """200 REST sessions (40 users, 5 tabs each) joined through node C (presence TTL 2 s); C is
+    SIGKILLed. Reads on A stop listing them within about one TTL, and the log holds exactly one
+    `presence.left` (reason timeout, by the system) per session, though A and B both sweep."""
     a, b, c = await sweeping_pair(nodes, redis_server, {"presence_ttl": PRESENCE_TTL, **SWEEPING})
     deal = {"resource_type": "deal", "resource_id": "42"}
-    clients = [c.client(bearer(user)) for user in USERS]
-    try:
+    tabs = [(f"user{i:02d}", f"tab-{t}") for i in range(40) for t in range(5)]
+    limits = httpx.Limits(max_connections=20)
+    async with c.client(limits=limits) as http:
         joins = await asyncio.gather(
-            *(http.post(VIEWING, params={**deal, "session_id": "tab-1"}) for http in clients)
+            *(
+                http.post(VIEWING, params={**deal, "session_id": tab}, headers=bearer(user))
+                for user, tab in tabs
+            )
         )
-    finally:
-        for http in clients:
-            await http.aclose()
     joined_at = time.monotonic()
-    assert [j.status_code for j in joins] == [200] * len(USERS), [j.text for j in joins]
-    sessions = {f"{user}/tab-1" for user in USERS}
+    assert [j.status_code for j in joins] == [200] * len(tabs), [j.text for j in joins]
+    sessions = {f"{user}/{tab}" for user, tab in tabs}
 
     async with a.client(bearer("watcher")) as watcher:
         seen = await watcher.get("/v1/collaboration/presence/deal/42")
-        assert seen.json()["count"] == len(USERS), seen.text
+        assert (seen.json()["count"], seen.json()["sessions"]) == (40, 200), seen.text
         c.kill()
 
         async def gone() -> bool:
@@ -127,22 +136,24 @@ async def test_crashed_nodes_sessions_disappear_within_a_ttl_and_leave_once(
 async def test_unrefreshed_locks_expire_once_with_two_sweeping_nodes(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
-    """20 leases of 0.5 s taken through A and B and never refreshed: each ends with exactly
-    one `lock.expired`, and both nodes then report the entities free."""
+    """1,000 leases of 0.5 s taken through A and B and never refreshed: each ends with exactly
+    one `lock.expired`, logged within one sweep interval (plus a loaded machine's slack) of
+    its expiry, and both nodes then report the entities free."""
     a, b = await sweeping_pair(nodes, redis_server)
-    clients = [(a if i % 2 else b).client(bearer(user)) for i, user in enumerate(USERS)]
-    try:
-        taken = await asyncio.gather(
-            *(
-                http.post(f"/v1/collaboration/locks/deal/{i}", params={"ttl": 0.5})
-                for i, http in enumerate(clients)
-            )
-        )
-    finally:
-        for http in clients:
-            await http.aclose()
-    assert [t.status_code for t in taken] == [200] * len(USERS), [t.text for t in taken]
-    tokens = {t.json()["fencingToken"] for t in taken}
+    taken: list[httpx.Response] = []
+
+    async def take(node: HuddleNode, user: str, numbers: range) -> None:
+        async with node.client(bearer(user)) as http:
+            for i in numbers:
+                answer = await http.post(f"/v1/collaboration/locks/deal/{i}", params={"ttl": 0.5})
+                taken.append(answer)
+
+    await asyncio.gather(
+        *(take(a if w % 2 else b, f"user{w}", range(w, 1_000, 20)) for w in range(20))
+    )
+    assert [t.status_code for t in taken] == [200] * len(taken), [t.text for t in taken]
+    expires_at = {t.json()["fencingToken"]: t.json()["expiresAt"] for t in taken}
+    tokens = set(expires_at)
 
     def all_expired(log: list[dict[str, Any]]) -> bool:
         expired = {e["data"]["fencing_token"] for e in log if e["type"] == "lock.expired"}
@@ -157,6 +168,14 @@ async def test_unrefreshed_locks_expire_once_with_two_sweeping_nodes(
         if e["type"] == "lock.expired" and e["data"]["entity_type"] == "deal"
     )
     assert expired == dict.fromkeys(tokens, 1), f"not exactly once: {expired}"
+    late = [
+        (e["data"]["fencing_token"], lateness)
+        for e in log
+        if e["type"] == "lock.expired" and e["data"]["entity_type"] == "deal"
+        and (lateness := seconds_between(expires_at[e["data"]["fencing_token"]], e["ts"]))
+        > SWEEPING["sweep_interval"] + EXPIRY_SLACK
+    ]  # fmt: skip
+    assert not late, f"logged long after their expiry: {late[:5]} of {len(late)}"
     assert not [e for e in log if e["type"] in ("lock.released", "lock.refreshed")]
     for node in (a, b):
         async with node.client(bearer("ana")) as http:

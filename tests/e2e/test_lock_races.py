@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 from tests.support.nodes import HuddleNode, NodeFactory, bearer, read_events
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
+
+from .test_websocket import WS1, ws_client
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -213,3 +216,43 @@ async def log_with_every_lease_ended(http: httpx.AsyncClient) -> list[dict[str, 
     log = await read_events(http)
     lock_events = [e for e in log if e["type"].startswith("lock.")]
     return log if lock_events and lock_events[-1]["type"] in ENDINGS else None
+
+
+async def test_a_hundred_rounds_of_a_fifty_by_fifty_race_grant_one_each(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """100 WebSocket clients, 50 on each node, ask for the same fresh lock at once, 100 times:
+    each round exactly one grant, 99 refusals naming the winner, one `lock.acquired`."""
+    a, b = await two_nodes(nodes, redis_server)
+    rounds = 100
+    async with AsyncExitStack() as stack:
+        clients = await asyncio.gather(
+            *(
+                stack.enter_async_context(ws_client(a if i % 2 else b, f"racer{i:02d}"))
+                for i in range(100)
+            )
+        )
+        winners: list[tuple[str, int]] = []
+        for round_ in range(rounds):
+            answers = await asyncio.gather(
+                *(
+                    client.request("lock.acquire", **WS1, entity_type="race", entity_id=str(round_))
+                    for client in clients
+                )
+            )
+            granted = [answer["result"] for answer in answers if answer["ok"]]
+            assert len(granted) == 1, f"round {round_}: {len(granted)} grants"
+            (won,) = granted
+            refused = [answer["error"] for answer in answers if not answer["ok"]]
+            assert {error["code"] for error in refused} == {"LOCK_HELD"}, refused[:3]
+            assert {error["details"]["holder"]["userId"] for error in refused} == {
+                won["holder"]["userId"]
+            }
+            winners.append((won["holder"]["userId"], won["fencingToken"]))
+
+    async with a.client(bearer("auditor")) as auditor:
+        log = await read_events(auditor)
+    acquired = [e["data"] for e in log if e["type"] == "lock.acquired"]
+    assert [(data["user_id"], data["fencing_token"]) for data in acquired] == winners
+    assert [data["entity_id"] for data in acquired] == [str(r) for r in range(rounds)]
+    check_one_holder_at_a_time(log)

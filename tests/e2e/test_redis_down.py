@@ -3,6 +3,7 @@ itself not ready, and recovers on its own when Redis is back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -47,6 +48,30 @@ async def assert_unavailable(http: httpx.AsyncClient, node: HuddleNode) -> None:
     alive = await http.get("/healthz")
     assert alive.status_code == 200, alive.text
     assert node.alive, node.log()
+
+
+async def assert_lock_traffic_unavailable(node: HuddleNode) -> None:
+    """60 lock calls at once (acquire, refresh, release) all answer 503 within ANSWER_WITHIN:
+    none hangs on the silent Redis."""
+    limits = httpx.Limits(max_connections=60)
+    async with node.client(limits=limits, timeout=ANSWER_WITHIN * 2) as http:
+
+        async def call(i: int) -> tuple[int, float]:
+            url, headers = f"/v1/collaboration/locks/deal/{i % 7}", bearer(f"user{i}")
+            started = time.monotonic()
+            match i % 3:
+                case 0:
+                    answer = await http.post(url, headers=headers)
+                case 1:
+                    answer = await http.post(f"{url}/refresh", headers=headers)
+                case _:
+                    answer = await http.delete(url, headers=headers)
+            return answer.status_code, time.monotonic() - started
+
+        answers = await asyncio.gather(*(call(i) for i in range(60)))
+    assert [status for status, _ in answers] == [503] * 60
+    slowest = max(elapsed for _, elapsed in answers)
+    assert slowest < ANSWER_WITHIN, f"the slowest 503 took {slowest:.2f} s"
 
 
 async def recovered(http: httpx.AsyncClient) -> bool:
@@ -98,4 +123,5 @@ async def test_node_answers_503_within_its_redis_timeout_when_redis_hangs(
         assert (await http.post(LOCK)).status_code == 200
         with frozen(pid):
             await assert_unavailable(http, node)
+            await assert_lock_traffic_unavailable(node)
         await wait_until(lambda: recovered(http), within=RECOVER_WITHIN, what="the node to recover")

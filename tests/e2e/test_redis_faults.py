@@ -5,6 +5,7 @@ password that must not be printed, and a node on a unix socket."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from uuid import uuid4
 
@@ -152,3 +153,40 @@ async def test_after_redis_lost_its_data_no_old_fencing_token_passes_a_guarded_w
         )
         assert late.status_code == 409, late.text
         assert late.json()["error"] == "STALE_FENCING_TOKEN"
+
+
+async def test_with_an_fsynced_aof_a_killed_redis_loses_no_granted_lock(
+    nodes: NodeFactory, durable_redis: RedisServer
+) -> None:
+    """50 leases granted (each 200 answered after its `appendfsync always` write); Redis is
+    SIGKILLed and started again from its AOF: every lease is still held by its holder with the
+    same fencing token, others are still refused, and the next grant's token is larger."""
+    a = await nodes.start(durable_redis.url(), name="a", redis_timeout=1)
+    limits = httpx.Limits(max_connections=10)
+    async with a.client(limits=limits) as http:
+        granted = await asyncio.gather(
+            *(
+                http.post(f"/v1/collaboration/locks/deal/{i}", headers=bearer(f"user{i}"))
+                for i in range(50)
+            )
+        )
+        assert [g.status_code for g in granted] == [200] * 50, [g.text for g in granted]
+        durable_redis.kill()
+        durable_redis.start()
+
+        async def back() -> bool:
+            return (await http.get("/readyz")).status_code == 200
+
+        await wait_until(back, within=15, what="the node to reach the restarted Redis")
+        for i, grant in enumerate(granted):
+            state = (
+                await http.get(f"/v1/collaboration/locks/deal/{i}", headers=bearer("eve"))
+            ).json()
+            assert state["locked"] is True, state
+            assert state["lock"]["holder"]["userId"] == f"user{i}", state
+            assert state["lock"]["fencingToken"] == grant.json()["fencingToken"], state
+            refused = await http.post(f"/v1/collaboration/locks/deal/{i}", headers=bearer("eve"))
+            assert refused.status_code == 409, refused.text
+        fresh = await http.post("/v1/collaboration/locks/deal/new", headers=bearer("eve"))
+        assert fresh.status_code == 200, fresh.text
+        assert fresh.json()["fencingToken"] > max(g.json()["fencingToken"] for g in granted)

@@ -5,19 +5,16 @@ are gone once ended, idempotency keys expire, and the active index empties when 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Final
 
 from redis.asyncio import Redis
 
 from tests.api.conftest import Api, app_settings, running_api
+from tests.support.key_hygiene import GLOBAL_PERSISTENT, PERSISTENT
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
-#: Suffixes after `<prefix>:{org/ws}:` that may live without an expiry.
-PERSISTENT: Final = re.compile(r"^(epoch|seq|log|fence|r:.+|rid:.+|rx:.+|ru:.+|rk:.+|rxs:.+)$")
-GLOBAL_PERSISTENT: Final = re.compile(r"^(apikeys|org:[^:]+:apikeys)$")
 BASE = "/v1/orgs/acme/workspaces/ws1"
 OBJECT: Final = {
     "apiName": "task",

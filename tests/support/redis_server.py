@@ -2,22 +2,31 @@
 
 Always a real server, never a stand-in, never the machine's own Redis on 6379: each one is a
 child process of the test run, with no persistence, in a private temporary directory. `stop()` and
-`start()` again on the same port let a test take Redis down and bring it back.
+`start()` again on the same port let a test take Redis down and bring it back. Made with
+`tls=True`, it also serves TLS on a port of its own, with a certificate from a throwaway CA.
 """
 
 from __future__ import annotations
 
 import collections
+import datetime
+import ipaddress
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 from uuid import uuid4
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 READY_LINE: Final = "Ready to accept connections"
 MISSING_MESSAGE: Final = "redis-server not found: run `make test`, which installs it"
@@ -49,6 +58,77 @@ def free_port() -> int:
 def unique_prefix() -> str:
     """A Redis key prefix (`Settings.redis_prefix`) no other test uses."""
     return f"t{uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files: a throwaway CA, and a server certificate it signed for 127.0.0.1 and
+    localhost with its key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Write a new CA and server certificate (EC P-256, valid for a day) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Huddle test CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    signs_certificates = x509.KeyUsage(
+        digital_signature=False, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+        encipher_only=False, decipher_only=False,
+    )  # fmt: skip
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(signs_certificates, critical=True)
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
 
 
 class _OutputPump:
@@ -94,7 +174,9 @@ class RedisServer:
     with `appendonly=True`, every write is in an fsynced AOF and a restart keeps all of it.
     """
 
-    def __init__(self, *, startup_timeout: float = 10.0, appendonly: bool = False) -> None:
+    def __init__(
+        self, *, startup_timeout: float = 10.0, appendonly: bool = False, tls: bool = False
+    ) -> None:
         self._exe = find_redis_server()
         self._dir = Path(tempfile.mkdtemp(prefix="hd-redis-"))
         self._startup_timeout = startup_timeout
@@ -102,6 +184,9 @@ class RedisServer:
         self._proc: subprocess.Popen[str] | None = None
         self._pump: _OutputPump | None = None
         self.port = 0
+        self.tls: TlsFiles | None = make_tls_files(self._dir / "tls") if tls else None
+        """The CA and server certificate of the TLS port (None: no TLS port)."""
+        self.tls_port = 0
 
     @property
     def running(self) -> bool:
@@ -109,6 +194,12 @@ class RedisServer:
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def tls_url(self, db: int = 0, *, ca: bool = True) -> str:
+        """The `rediss://` URL of the TLS port; with `ca`, it names the CA to verify with."""
+        assert self.tls is not None, "made without tls=True"
+        url = f"rediss://127.0.0.1:{self.tls_port}/{db}"
+        return f"{url}?ssl_ca_certs={self.tls.ca}" if ca else url
 
     @property
     def socket_path(self) -> Path:
@@ -123,20 +214,20 @@ class RedisServer:
         if self.running:
             raise RuntimeError(f"redis-server already running on port {self.port}")
         if self.port:
-            self._launch(self.port)
+            self._launch(self.port, self.tls_port)
             return
         for attempt in range(5):
             # The port is free when picked, but another process may take it before Redis
             # binds it; then Redis exits at once and another port is tried.
             try:
-                self._launch(free_port())
+                self._launch(free_port(), free_port() if self.tls else 0)
                 return
             except RedisServerFailed:
                 if attempt == 4:
                     raise
         raise AssertionError("unreachable")
 
-    def _launch(self, port: int) -> None:
+    def _launch(self, port: int, tls_port: int = 0) -> None:
         command = [
             self._exe,
             "--port", str(port),
@@ -149,6 +240,14 @@ class RedisServer:
             "--unixsocketperm", "700",
             "--daemonize", "no",
         ]  # fmt: skip
+        if self.tls is not None:
+            command += [
+                "--tls-port", str(tls_port),
+                "--tls-cert-file", str(self.tls.cert),
+                "--tls-key-file", str(self.tls.key),
+                "--tls-ca-cert-file", str(self.tls.ca),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
         proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
@@ -160,7 +259,7 @@ class RedisServer:
                 f"redis-server on port {port} did not report {READY_LINE!r} within "
                 f"{self._startup_timeout} s (exit code {proc.returncode}):\n{pump.text()}"
             )
-        self._proc, self._pump, self.port = proc, pump, port
+        self._proc, self._pump, self.port, self.tls_port = proc, pump, port, tls_port
 
     def freeze(self) -> None:
         """Suspend the process (SIGSTOP): connections stay open but nothing answers."""
@@ -171,6 +270,14 @@ class RedisServer:
         """Resume a frozen process (SIGCONT)."""
         assert self._proc is not None, "redis-server is not running"
         self._proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would: no shutdown save, no goodbye to clients."""
+        if self._proc is not None and self._pump is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+            self._pump.join(timeout=10)
+        self._proc = self._pump = None
 
     def stop(self) -> None:
         """Terminate the server and wait for it to exit; a no-op when it is not running."""

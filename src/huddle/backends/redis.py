@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import Settings, mask_password
 from ..errors import BackendUnavailable
@@ -135,8 +136,13 @@ class RedisBackend:
                 raise BackendUnavailable(
                     f"this node cannot load its scripts: {exc.message}"
                 ) from exc
-            if self._settings.backend_url.startswith("rediss://"):
-                raise BackendUnavailable(f"{exc.message} (does the port serve TLS?)") from exc
+            if self._settings.backend_url.startswith("rediss://") and isinstance(
+                exc.__cause__, RedisTimeoutError | TimeoutError
+            ):
+                raise BackendUnavailable(
+                    f"no answer to the TLS handshake within {self._settings.redis_timeout:g} s "
+                    "(does the port serve TLS?)"
+                ) from exc
             raise
         runner, prefix = self._runner, self._keys.prefix
         probe = WorkspaceKey(OrgId("huddle-probe"), WorkspaceId(secrets.token_hex(4)))

@@ -135,6 +135,10 @@ def unavailable(exc: BaseException) -> BackendUnavailable:
         return BackendUnavailable(f"Redis is loading its data; retry shortly: {why}")
     if isinstance(exc, AskError | ClusterDownError | TryAgainError):
         return BackendUnavailable(f"Redis Cluster is moving or missing slots: {why}")
+    if isinstance(exc, ssl.SSLCertVerificationError) or "certificate verify failed" in why:
+        return BackendUnavailable(
+            f"Redis's TLS certificate is not trusted (name its CA with ?ssl_ca_certs=): {why}"
+        )
     if isinstance(exc, ssl.SSLError) or "SSL" in why or "TLS" in why:
         return BackendUnavailable(f"Redis TLS failed (does the port serve TLS?): {why}")
     return BackendUnavailable(f"Redis is unreachable: {why}")

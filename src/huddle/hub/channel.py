@@ -145,6 +145,7 @@ class WorkspaceChannel:
                             await self._catch_up()
                         self._deliver(event)
             except SubscriptionLost as lost:
+                self._metrics.subscription_lost()
                 log.info("%s: subscription lost (%s); catching up from the log", self.ws, lost)
             except BackendUnavailable as exc:
                 self._metrics.backend_error("channel")
@@ -172,6 +173,7 @@ class WorkspaceChannel:
                 return
             for event in page.events:
                 self._deliver(event)
+            self._metrics.backfilled(len(page.events))
             if len(page.events) < _PAGE:
                 return
 

@@ -108,6 +108,18 @@ class Metrics:
             "them (a partition longer than the presence TTL).",
             registry=registry,
         )
+        self.subscriptions_lost = Counter(
+            "huddle_subscriptions_lost",
+            "Live subscriptions to a workspace this node lost (its pub/sub connection dropped, "
+            "e.g. by Redis's client-output-buffer-limit, or it fell behind); each was caught "
+            "up from the log.",
+            registry=registry,
+        )
+        self.events_backfilled = Counter(
+            "huddle_events_backfilled",
+            "Events a channel read from the log to fill a gap in its live subscription.",
+            registry=registry,
+        )
         self.request_duration = Histogram(
             "huddle_http_request_duration_seconds",
             "Seconds from request to response start, by route template (streams: to open).",
@@ -159,6 +171,13 @@ class Metrics:
 
     def presence_restored(self) -> None:
         self.presence_restored_total.inc()
+
+    def subscription_lost(self) -> None:
+        self.subscriptions_lost.inc()
+
+    def backfilled(self, count: int) -> None:
+        if count:
+            self.events_backfilled.inc(count)
 
     def task_failed(self, kind: TaskKind) -> None:
         self._task_failures[kind].inc()
