@@ -1,10 +1,13 @@
-"""`python -m loadtests run | quick | all | report` (from the repository root, in the venv).
+"""`python -m loadtests run | quick | all | soak | storm | report` (from the repository root,
+in the venv).
 
     python -m loadtests run fanout --transport ws-msgpack --n 5000 --backend redis \\
         --nodes 2 --reps 3
     python -m loadtests quick            # every scenario and baseline, tiny; exit 1 on any failure
     python -m loadtests all              # make bench: the full matrix, then the report
     python -m loadtests report           # docs/benchmarks.md from the stored JSON
+    python -m loadtests soak --minutes 30 --ws 6 --sse 6   # RSS slope under churn and faults
+    python -m loadtests storm --ws 500 --sse 500           # SIGTERM + restart: every client resumes
     python -m loadtests run locks --backend redis --n 50 --reps 1 --profile
 
 `run --profile` also profiles the server process(es) under test (Huddle nodes or the baseline
@@ -146,6 +149,23 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     common(full)
 
+    soak = sub.add_parser("soak", help="two nodes under churn and pub/sub faults: RSS slope")
+    soak.add_argument("--minutes", type=float, default=30.0)
+    soak.add_argument("--seconds", type=float, help="instead of --minutes (short runs, tests)")
+    soak.add_argument("--ws", type=int, default=6, help="WebSocket visitors")
+    soak.add_argument("--sse", type=int, default=6, help="SSE visitors")
+    soak.add_argument("--backend", choices=("redis",), default="redis", help="two nodes: redis")
+    soak.add_argument("--rate", type=float, default=20.0, help="events/s per node's publisher")
+    soak.add_argument("--sample-every", type=float, default=10.0, help="RSS sample, seconds")
+    soak.add_argument("--fault-every", type=float, default=300.0, help="pub/sub kill, seconds")
+    soak.add_argument("--results", type=Path, help=f"where JSON goes (default {DEFAULT_DIR})")
+
+    storm = sub.add_parser("storm", help="SIGTERM and restart a node under N clients: resume")
+    storm.add_argument("--ws", type=int, default=500, help="WebSocket clients on the node")
+    storm.add_argument("--sse", type=int, default=500, help="SSE clients on the node")
+    storm.add_argument("--rate", type=float, default=20.0, help="events/s of the publisher")
+    storm.add_argument("--results", type=Path, help=f"where JSON goes (default {DEFAULT_DIR})")
+
     report = sub.add_parser("report", help="rebuild docs/benchmarks.md from the stored JSON")
     report.add_argument("--results", type=Path, default=DEFAULT_DIR)
     report.add_argument("--out", type=Path, default=Path("docs") / "benchmarks.md")
@@ -229,6 +249,40 @@ def _execute(plan: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, q
     return 0
 
 
+def _long_run(args: argparse.Namespace, argv: list[str]) -> int:
+    """`soak` and `storm`: one run, its JSON saved, a summary printed; 1 if a check failed."""
+    raise_fd_limit()
+    facts = machine_facts()
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    command = shlex.join(["python", "-m", "loadtests", *argv])
+    if args.command == "soak":
+        from .soak import SoakPlan, run_soak
+        from .soak import summary as soak_summary
+
+        seconds = args.seconds if args.seconds is not None else args.minutes * 60
+        soak_plan = SoakPlan(seconds=seconds, ws=args.ws, sse=args.sse, rate=args.rate,
+                             sample_every=args.sample_every, fault_every=args.fault_every,
+                             command=command)  # fmt: skip
+        coro = run_soak(soak_plan, machine=facts, run_id=run_id)
+        summarise = soak_summary
+    else:
+        from .storm import StormPlan, run_storm
+        from .storm import summary as storm_summary
+
+        storm_plan = StormPlan(ws=args.ws, sse=args.sse, rate=args.rate, command=command)
+        coro = run_storm(storm_plan, machine=facts, run_id=run_id)
+        summarise = storm_summary
+    try:
+        result = asyncio.run(coro)
+    except KeyboardInterrupt:
+        print("interrupted: every child process was stopped", file=sys.stderr)
+        return 130
+    path = save(result, args.results or REPO / DEFAULT_DIR)
+    print(summarise(result))
+    print(f"result: {path}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -239,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = build_from(args.results, args.out)
         print(f"wrote {out}")
         return 0
+    if args.command in ("soak", "storm"):
+        return _long_run(args, argv)
     if args.command == "run":
         params = {k: getattr(args, k) for k in ("target", "transport", "n", "backend", "nodes",
                                                "reps", "events", "seconds")}  # fmt: skip
