@@ -30,7 +30,7 @@ const AUTH_REFUSED_CODES = new Set([4500, 4504]);
 const AUTH_EXPIRED_CODE = 4010;
 /** Huddle's own event types: an EventSource needs a listener per type to hand them over. */
 const HUDDLE_EVENT_TYPES = [
-  "presence.joined", "presence.viewing", "presence.left",
+  "presence.joined", "presence.viewing", "presence.left", "user.online", "user.offline",
   "lock.acquired", "lock.refreshed", "lock.released", "lock.expired", "lock.force_released",
   "sync.reset", "sync.reconnect",
   "collaboration.created", "collaboration.deleted",

@@ -241,6 +241,18 @@ class EntityPresence:
 
 
 @dataclass(frozen=True, slots=True)
+class UserPresence:
+    """One user's live sessions in a workspace: the user is online while there is one."""
+
+    user_id: str
+    sessions: int
+
+    @property
+    def online(self) -> bool:
+        return self.sessions > 0
+
+
+@dataclass(frozen=True, slots=True)
 class SweepResult:
     sessions_expired: int = 0
     locks_expired: int = 0

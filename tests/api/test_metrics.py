@@ -125,7 +125,7 @@ def test_live_connections_show_in_the_gauges_and_delivery_counters(tmp_path: Pat
                     assert message["ok"], message
                     replies.add(message["id"])
             with client.stream("GET", f"{WS1}/sync/stream", headers=bearer("ben")) as stream:
-                read_until(stream.iter_bytes(), b"event: presence.joined")
+                read_until(stream.iter_bytes(), b"event: user.online")
                 text = client.get("/metrics").text
             assert value(text, "huddle_connections", transport="ws") == 1
             assert value(text, "huddle_connections", transport="sse") == 1
@@ -133,9 +133,10 @@ def test_live_connections_show_in_the_gauges_and_delivery_counters(tmp_path: Pat
             assert value(text, "huddle_channels_open") == 1
             assert value(text, "huddle_channel_subscriptions") == 2
             assert value(text, "huddle_events_published_total") == 1
-            # ana's presence.joined and note.added, then ben's presence.joined to both
-            assert value(text, "huddle_events_delivered_total", encoding="json") == 3
-            assert value(text, "huddle_events_delivered_total", encoding="sse") == 1
+            # ana's presence.joined, user.online and note.added, then ben's presence.joined
+            # and user.online to both
+            assert value(text, "huddle_events_delivered_total", encoding="json") == 5
+            assert value(text, "huddle_events_delivered_total", encoding="sse") == 2
             assert value(text, "huddle_events_dropped_total") == 0
         text = client.get("/metrics").text
     for gauge, labels in (

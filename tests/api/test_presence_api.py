@@ -147,9 +147,15 @@ async def test_presence_changes_are_events(api: Api) -> None:
             "/v1/orgs/acme/workspaces/ws1/sync/events", params=params, headers=api.auth()
         )
     ).json()["events"]
-    assert [e["type"] for e in events] == ["presence.joined", "presence.viewing", "presence.left"]
-    assert events[1]["data"]["resource_id"] == "1"
-    assert events[2]["data"]["reason"] == "leave"
+    assert [e["type"] for e in events] == [
+        "presence.joined",
+        "user.online",
+        "presence.viewing",
+        "presence.left",
+        "user.offline",
+    ]
+    assert events[2]["data"]["resource_id"] == "1"
+    assert events[3]["data"]["reason"] == events[4]["data"]["reason"] == "leave"
 
 
 async def test_viewing_needs_both_resource_parameters(api: Api) -> None:
@@ -161,3 +167,66 @@ async def test_viewing_needs_both_resource_parameters(api: Api) -> None:
             f"{SYNC}/join", params={"session_id": "a/b"}, headers=api.auth()
         )
         assert bad_session.status_code == 422
+
+
+async def test_users_says_who_is_online_by_get_and_by_body(api: Api) -> None:
+    for tab in ("t1", "t2"):
+        await view(api, "ana", tab)
+    await view(api, "ben")
+    url = f"{SYNC}/users"
+    by_query = await api.client.get(
+        url, params=[("user_id", "ben"), ("user_id", "cara"), ("user_id", "ana")],
+        headers=api.auth("cara"),
+    )  # fmt: skip
+    assert by_query.status_code == 200, by_query.text
+    assert by_query.json() == {
+        "users": [
+            {"user_id": "ben", "online": True, "sessions": 1},
+            {"user_id": "cara", "online": False, "sessions": 0},
+            {"user_id": "ana", "online": True, "sessions": 2},
+        ],
+        "online": 2,
+    }
+    by_body = await api.client.post(url, json={"user_ids": ["ana", "ana"]}, headers=api.auth())
+    assert by_body.json() == {
+        "users": [{"user_id": "ana", "online": True, "sessions": 2}] * 2,
+        "online": 1,
+    }
+    await api.client.post(f"{SYNC}/leave", params={"session_id": "tab-1"}, headers=api.auth("ben"))
+    after = await api.client.get(url, params={"user_id": "ben"}, headers=api.auth())
+    assert after.json()["users"] == [{"user_id": "ben", "online": False, "sessions": 0}]
+
+
+async def test_users_is_bounded_validated_and_per_workspace(api: Api) -> None:
+    await view(api, "ana")
+    url = f"{SYNC}/users"
+    limit = api.settings.summary_max_entities
+    bad_bodies = [
+        {"user_ids": [f"u{i}" for i in range(limit + 1)]},
+        {"user_ids": ["has space"]},
+        {"user_ids": "ana"},
+        {"user_ids": [5]},
+        {"user_ids": ["ana"], "extra": 1},
+        {},
+    ]
+    for body in bad_bodies:
+        answer = await api.client.post(url, json=body, headers=api.auth())
+        assert answer.status_code == 422, (body, answer.text)
+        assert "detail" in answer.json()
+    assert (await api.client.get(url, headers=api.auth())).status_code == 422
+    assert (
+        await api.client.get(url, params={"user_id": "a b"}, headers=api.auth())
+    ).status_code == 422
+    assert (await api.client.get(url, params={"user_id": "ana"})).status_code == 401
+    elsewhere = await api.client.get(
+        "/v1/orgs/globex/workspaces/ws1/sync/presence/users",
+        params={"user_id": "ana"},
+        headers=api.auth("eve", org="globex"),
+    )
+    assert elsewhere.json()["users"] == [{"user_id": "ana", "online": False, "sessions": 0}]
+    foreign = await api.client.get(
+        "/v1/orgs/globex/workspaces/ws1/sync/presence/users",
+        params={"user_id": "ana"},
+        headers=api.auth("ana"),
+    )
+    assert foreign.status_code in (403, 404), foreign.text

@@ -85,9 +85,9 @@ async def test_offsets_are_dense_across_every_kind_of_event(backend: Backend) ->
     for _ in range(20):
         await backend.log.publish(WS, draft())
 
-    events = await log_of(backend)
-    assert [e.seq for e in events] == list(range(1, 25))
-    assert await head_of(backend) == 24
+    events = await log_of(backend, with_users=True)  # presence.joined, then user.online
+    assert [e.seq for e in events] == list(range(1, 26))
+    assert await head_of(backend) == 25
 
 
 async def test_every_event_carries_the_workspace_epoch(backend: Backend) -> None:
@@ -283,15 +283,17 @@ async def test_a_subscription_delivers_the_events_backend_operations_emit(
         await backend.locks.acquire(WS, DOC1, ANA, LONG_MS)
         await backend.locks.release(WS, DOC1, ANA.user_id)
         await backend.presence.leave(WS, ANA.session_id or "")
-        received = [await next_event(subscription) for _ in range(4)]
+        received = [await next_event(subscription) for _ in range(6)]
 
     assert [e.type for e in received] == [
         "presence.joined",
+        "user.online",
         "lock.acquired",
         "lock.released",
         "presence.left",
+        "user.offline",
     ]
-    assert received == await log_of(backend)
+    assert received == await log_of(backend, with_users=True)
 
 
 async def test_a_subscription_can_be_iterated(backend: Backend) -> None:

@@ -117,9 +117,16 @@ class Model:
     def join(self, sid: str) -> tuple[Any, ...]:
         if sid in self.viewing:
             return ("Joined", False, field_of(self.viewing[sid]))
+        user = USER_OF[sid]
+        first = not self.sessions_of(user)
         self.viewing[sid] = None
-        self.events.append(("presence.joined", sid, USER_OF[sid]))
+        self.events.append(("presence.joined", sid, user))
+        if first:
+            self.events.append(("user.online", user))
         return ("Joined", True, None)
+
+    def sessions_of(self, user: str) -> list[str]:
+        return [sid for sid in self.viewing if USER_OF[sid] == user]
 
     def view(self, sid: str, entity: EntityRef | None) -> tuple[Any, ...]:
         new = sid not in self.viewing
@@ -136,6 +143,8 @@ class Model:
             return False
         del self.viewing[sid]
         self.events.append(("presence.left", sid, "leave"))
+        if not self.sessions_of(USER_OF[sid]):
+            self.events.append(("user.offline", USER_OF[sid], "leave"))
         return True
 
     def touch(self, sids: list[str]) -> list[str]:
@@ -201,6 +210,10 @@ class Observed:
                 )
             case "presence.left":
                 return (event.type, d["session_id"], d["reason"])
+            case "user.online":
+                return (event.type, d["user_id"])
+            case "user.offline":
+                return (event.type, d["user_id"], d["reason"])
             case "lock.acquired" | "lock.refreshed":
                 entity = f"{d['entity_type']}/{d['entity_id']}"
                 token = self.rank(d["fencing_token"])
@@ -230,8 +243,9 @@ class Observed:
             b.presence.roster(WS),
             *(b.locks.held_by(WS, user) for user in users),
             *(b.presence.get(WS, sid) for sid in sids),
+            b.presence.users(WS, [*users, "nobody", users[0]]),
         )
-        held_by, sessions = rest[: len(users)], rest[len(users) :]
+        held_by, sessions, online = rest[: len(users)], rest[len(users) : -1], rest[-1]
         return {
             "locks": [
                 None if lock is None else (lock.user_id, lock.session_id, self.rank(lock.token))
@@ -254,6 +268,7 @@ class Observed:
                 sid: None if s is None else field_of(s.viewing)
                 for sid, s in zip(sids, sessions, strict=True)
             },
+            "users": [(u.user_id, u.sessions, u.online) for u in online],
         }
 
 
@@ -280,6 +295,11 @@ def model_state(model: Model) -> dict[str, object]:
             sid: field_of(model.viewing.get(sid)) if sid in model.viewing else None
             for sid in sorted(USER_OF)
         },
+        "users": [
+            (user, n, n > 0)
+            for user in [*sorted(NAMES), "nobody", sorted(NAMES)[0]]
+            for n in [len(model.sessions_of(user))]
+        ],
     }
 
 

@@ -1,4 +1,7 @@
-"""PresenceStore: join and refresh, viewing, leave, heartbeats, and the reads over sessions."""
+"""PresenceStore: join and refresh, viewing, leave, heartbeats, and the reads over sessions.
+
+Offsets count every event: a user's first session is followed by `user.online` (one offset),
+which `log_of` leaves out unless asked (tests/contract/test_user_presence.py checks those)."""
 
 from __future__ import annotations
 
@@ -123,7 +126,7 @@ async def test_viewing_another_entity_names_the_previous_one(backend: Backend) -
     moved = await backend.presence.view(WS, session(ANA), DEAL, LONG_MS)
 
     assert moved.session.viewing == DEAL
-    [event] = await log_of(backend, after=2)
+    [event] = await log_of(backend, after=3)
     assert event.type == "presence.viewing"
     assert event.data == viewing_data(moved.session, previous=("doc", "1"))
 
@@ -137,7 +140,7 @@ async def test_viewing_the_same_entity_again_only_refreshes(backend: Backend) ->
     assert again.session.viewing == DOC1
     assert again.session.viewing_since_ms == first.session.viewing_since_ms
     assert again.session.expires_at_ms >= first.session.expires_at_ms + LONG_MS - 60_000
-    assert await head_of(backend) == 2
+    assert await head_of(backend) == 3
 
 
 async def test_viewing_none_stops_viewing(backend: Backend) -> None:
@@ -147,7 +150,7 @@ async def test_viewing_none_stops_viewing(backend: Backend) -> None:
 
     assert stopped.new is False
     assert (stopped.session.viewing, stopped.session.viewing_since_ms) == (None, None)
-    [event] = await log_of(backend, after=2)
+    [event] = await log_of(backend, after=3)
     assert event.type == "presence.viewing"
     assert event.data == viewing_data(stopped.session, previous=("doc", "1"))
     assert event.data["resource_type"] is None
@@ -163,7 +166,7 @@ async def test_viewing_none_when_viewing_nothing_only_refreshes(backend: Backend
 
     assert again.new is False
     assert again.session.viewing is None
-    assert await head_of(backend) == 1
+    assert await head_of(backend) == 2
 
 
 async def test_a_session_views_one_entity_at_a_time(backend: Backend) -> None:
@@ -199,7 +202,7 @@ async def test_leaving_ends_the_session_with_one_left_event(backend: Backend) ->
     assert await backend.presence.roster(WS) == []
     [entity] = await backend.presence.viewers(WS, [DOC1])
     assert entity.sessions == ()
-    [event] = await log_of(backend, after=2)
+    [event] = await log_of(backend, after=3)
     assert event.type == "presence.left"
     assert event.data == {
         "session_id": "s-ana",
@@ -215,7 +218,7 @@ async def test_a_node_that_shuts_down_ends_a_session_as_the_system(backend: Back
 
     assert await backend.presence.leave(WS, "s-ana", "shutdown") is True
     assert await backend.presence.get(WS, "s-ana") is None
-    [event] = await log_of(backend, after=2)
+    [event] = await log_of(backend, after=3)
     assert (event.type, event.actor) == ("presence.left", SYSTEM)
     assert event.data == {
         "session_id": "s-ana",
@@ -270,7 +273,7 @@ async def test_touch_emits_no_events(backend: Backend) -> None:
     await backend.presence.join(WS, session(ANA), LONG_MS)
     await backend.presence.touch(WS, ["s-ana"], LONG_MS)
     await backend.presence.touch(WS, [], LONG_MS)
-    assert await head_of(backend) == 1
+    assert await head_of(backend) == 2
 
 
 async def test_touch_does_not_revive_a_left_session(backend: Backend) -> None:

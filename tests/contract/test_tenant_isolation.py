@@ -71,7 +71,7 @@ async def test_the_same_session_id_is_a_different_session_per_workspace(
     [entity] = await backend.presence.viewers(OTHER_ORG_WS, [DOC1])
     assert [s.session_id for s in entity.sessions] == ["s-ana"]
     assert await backend.presence.touch(OTHER_WS, ["s-ana"], LONG_MS) == ["s-ana"]
-    assert await head_of(backend, WS) == 2
+    assert await head_of(backend, WS) == 3  # joined, user.online, viewing
 
 
 async def test_sweeping_one_workspace_never_touches_another(backend: Backend) -> None:

@@ -82,9 +82,10 @@ async def marker_expired(node: HuddleNode) -> list[dict[str, Any]]:
 async def test_crashed_nodes_sessions_disappear_within_a_ttl_and_leave_once(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
-    """200 REST sessions (40 users, 5 tabs each) joined through node C (presence TTL 2 s); C is
-    SIGKILLed. Reads on A stop listing them within about one TTL, and the log holds exactly one
-    `presence.left` (reason timeout, by the system) per session, though A and B both sweep."""
+    """200 REST sessions (40 users, 5 tabs each) joined through node C; C is SIGKILLed. Reads
+    on A stop listing them within about one TTL, and the log holds exactly one `presence.left`
+    (reason timeout, by the system) per session and one `user.offline` per user, though A and B
+    both sweep."""
     a, b, c = await sweeping_pair(nodes, redis_server, {"presence_ttl": PRESENCE_TTL, **SWEEPING})
     deal = {"resource_type": "deal", "resource_id": "42"}
     tabs = [(f"user{i:02d}", f"tab-{t}") for i in range(40) for t in range(5)]
@@ -131,6 +132,8 @@ async def test_crashed_nodes_sessions_disappear_within_a_ttl_and_leave_once(
     assert per_session == dict.fromkeys(sessions, 1), f"not exactly once: {per_session}"
     assert {e["data"]["reason"] for e in left} == {"timeout"}
     assert {e["actor"]["type"] for e in left} == {"system"}
+    offline = Counter(e["data"]["user_id"] for e in log if e["type"] == "user.offline")
+    assert offline == {f"user{i:02d}": 1 for i in range(40)}, f"not once per user: {offline}"
 
 
 async def test_unrefreshed_locks_expire_once_with_two_sweeping_nodes(

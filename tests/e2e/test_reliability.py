@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.nodes import NodeFactory, bearer
+from tests.support.nodes import NodeFactory, bearer, read_events
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.xdist_group("e2e")
 async def test_three_tabs_closed_one_by_one_count_down_users_and_sessions(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:
-    """Ana's three tabs on node A, read on node B: 1/1/1/0 users, 3/2/1/0 sessions."""
+    """Ana's three tabs on node A, read on node B: 1/1/1/0 users, 3/2/1/0 sessions, Ana online
+    with 3/2/1/0 sessions; one `user.online` and one `user.offline` in all."""
     a = await nodes.start(redis_server.url(), name="a")
     b = await nodes.start(redis_server.url(), name="b")
     seen: list[tuple[int, int]] = []
@@ -33,6 +34,11 @@ async def test_three_tabs_closed_one_by_one_count_down_users_and_sessions(
 
         async def counts() -> tuple[int, int]:
             roster = (await http.get("/v1/orgs/acme/workspaces/ws1/sync/presence")).json()
+            users = await http.get(
+                "/v1/orgs/acme/workspaces/ws1/sync/presence/users", params={"user_id": "ana"}
+            )
+            [ana] = users.json()["users"]
+            assert (ana["online"], ana["sessions"]) == (roster["count"] == 1, roster["sessions"])
             return roster["count"], roster["sessions"]
 
         async def reads(expected: tuple[int, int]) -> bool:
@@ -50,7 +56,10 @@ async def test_three_tabs_closed_one_by_one_count_down_users_and_sessions(
                 seen.append(await counts())
         await wait_until(lambda: reads((0, 0)), within=10, what="no session")
         seen.append(await counts())
+        log = await read_events(http)
     assert seen == [(1, 3), (1, 2), (1, 1), (0, 0)]
+    transitions = [e["type"] for e in log if e["type"].startswith("user.")]
+    assert transitions == ["user.online", "user.offline"]
 
 
 async def test_the_last_event_id_header_wins_over_the_query_parameter(

@@ -70,12 +70,22 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-async def log_of(backend: Backend, ws: WorkspaceKey = WS, after: int = 0) -> list[Event]:
-    """Every retained event of `ws` after `after`, oldest first (the log is the truth)."""
+USER_EVENTS: Final = ("user.online", "user.offline")
+
+
+async def log_of(
+    backend: Backend, ws: WorkspaceKey = WS, after: int = 0, *, with_users: bool = False
+) -> list[Event]:
+    """Every retained event of `ws` after `after`, oldest first (the log is the truth).
+
+    Without `with_users`, the per-user transitions (`user.online`, `user.offline`) are left
+    out: they follow a user's first joined and last left session wherever presence is used,
+    and tests/contract/test_user_presence.py checks them; the other tests read the events
+    of their own subject."""
     events: list[Event] = []
     while True:
         page = await backend.log.read(ws, after, 500)
-        events.extend(page.events)
+        events.extend(e for e in page.events if with_users or e.type not in USER_EVENTS)
         if not page.events:
             return events
         after = page.events[-1].seq

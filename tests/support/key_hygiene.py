@@ -19,7 +19,7 @@ PERSISTENT: Final = re.compile(r"^(epoch|seq|log|fence|r:.+|rid:.+|rx:.+|ru:.+|r
 #: Suffixes after `<prefix>:` that may live without an expiry.
 GLOBAL_PERSISTENT: Final = re.compile(r"^(apikeys|org:[^:]+:apikeys)$")
 #: Suffixes after `<prefix>:{org/ws}:` of state the sweepers end (sessions, leases).
-SWEPT: Final = re.compile(r"^(ps|pexp|pv:.+|locks|lexp|ul:.+)$")
+SWEPT: Final = re.compile(r"^(ps|pexp|pv:.+|pu:.+|locks|lexp|ul:.+)$")
 _WORKSPACE_KEY: Final = re.compile(r"^(?P<prefix>[^:{]+):\{(?P<tag>[^}]+)\}:(?P<suffix>.+)$")
 _GLOBAL_KEY: Final = re.compile(r"^(?P<prefix>[^:{]+):(?P<suffix>[^{].*)$")
 

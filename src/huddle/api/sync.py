@@ -6,9 +6,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import StringConstraints
 
 from ..errors import RateLimited
-from ..ids import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SESSION_ID_PATTERN, EntityRef
+from ..ids import (
+    ENTITY_ID_PATTERN,
+    ENTITY_TYPE_PATTERN,
+    SESSION_ID_PATTERN,
+    USER_ID_PATTERN,
+    EntityRef,
+)
 from .deps import CurrentPrincipal, CurrentServices, PathWorkspace
 from .disconnect import until_disconnected
 from .error_models import errors
@@ -21,6 +28,8 @@ from .sync_models import (
     RosterOut,
     RosterUserOut,
     SessionOut,
+    UsersIn,
+    UsersOut,
 )
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workspaces/{workspace_id}", tags=["Workspace Sync"])
@@ -131,6 +140,38 @@ async def workspace_roster(ws: PathWorkspace, svc: CurrentServices) -> RosterOut
         count=len(entries),
         sessions=sum(len(e.sessions) for e in entries),
     )
+
+
+@router.get(
+    "/sync/presence/users",
+    response_model=UsersOut,
+    responses=errors(403, 404, 422),
+    summary="Which Users Are Online",
+)
+async def users_online(
+    ws: PathWorkspace,
+    svc: CurrentServices,
+    user_id: Annotated[
+        list[Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]],
+        Query(description="A user to look up; repeat the parameter for more", examples=["ana"]),
+    ],
+) -> UsersOut:
+    """For each user asked, whether they are online in the workspace (a live session on any
+    node) and how many sessions they have. Costs O(users asked), never a scan; at most
+    `HUDDLE_SUMMARY_MAX_ENTITIES` users (else `422`). `user.online` and `user.offline`
+    events tell the changes."""
+    return UsersOut.of(await svc.presence.users(ws, user_id))
+
+
+@router.post(
+    "/sync/presence/users",
+    response_model=UsersOut,
+    responses=errors(403, 404, 422),
+    summary="Which Users Are Online (Body)",
+)
+async def users_online_body(ws: PathWorkspace, svc: CurrentServices, body: UsersIn) -> UsersOut:
+    """As `GET`, for lists too long for a URL: `{"user_ids": [...]}`."""
+    return UsersOut.of(await svc.presence.users(ws, body.user_ids))
 
 
 @router.get(

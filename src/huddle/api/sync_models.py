@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from ..clock import iso_ms
-from ..models import Event, PresenceSession
+from ..ids import USER_ID_PATTERN
+from ..models import Event, PresenceSession, UserPresence
 from ..services.presence import RosterEntry, client_session_of
 
 _SESSION_EXAMPLE: JsonDict = {
@@ -92,6 +93,56 @@ class LeftOut(BaseModel):
 
     session_id: str
     left: bool = Field(description="False when the session was not present (nothing changed)")
+
+
+UserIds = Annotated[
+    list[Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]],
+    Field(description="The users to look up (repeats are answered again, in order)"),
+]
+
+
+class UsersIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user_ids": ["ana", "ben"]}]}
+    )
+
+    user_ids: UserIds
+
+
+class UserOnlineOut(BaseModel):
+    user_id: str
+    online: bool = Field(description="True while the user has a live session in the workspace")
+    sessions: int = Field(description="The user's live sessions (tabs, streams, connections)")
+
+    @classmethod
+    def of(cls, user: UserPresence) -> UserOnlineOut:
+        return cls(user_id=user.user_id, online=user.online, sessions=user.sessions)
+
+
+class UsersOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "users": [
+                        {"user_id": "ana", "online": True, "sessions": 2},
+                        {"user_id": "ben", "online": False, "sessions": 0},
+                    ],
+                    "online": 1,
+                }
+            ]
+        }
+    )
+
+    users: list[UserOnlineOut]
+    online: int = Field(description="How many of the users asked (distinct) are online")
+
+    @classmethod
+    def of(cls, users: list[UserPresence]) -> UsersOut:
+        return cls(
+            users=[UserOnlineOut.of(u) for u in users],
+            online=len({u.user_id for u in users if u.online}),
+        )
 
 
 class RosterSessionOut(BaseModel):

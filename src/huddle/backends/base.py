@@ -61,6 +61,7 @@ from ..models import (
     Released,
     SessionInfo,
     SweepResult,
+    UserPresence,
 )
 from ..records import (
     Cascade,
@@ -119,6 +120,15 @@ class EventLog(Protocol):
 
 
 class PresenceStore(Protocol):
+    """Sessions, what they view, and the users they make online.
+
+    A user is online in a workspace while they have a session there. The first session of a
+    user emits `user.online` (after its `presence.joined`); the end of their last one, by
+    leave, shutdown or expiry, emits `user.offline` (after its `presence.left`, with the same
+    reason and actor). Both happen in the store's atomic step, so across any number of nodes
+    each transition is emitted exactly once. Before a user's new session, their sessions whose
+    time is up are ended first, so an `online` always follows the `offline` it owes."""
+
     async def join(self, ws: WorkspaceKey, info: SessionInfo, ttl_ms: int) -> Joined:
         """Create the session (`presence.joined`) or, if it is live, refresh its expiry and
         name (no event). `new` tells which."""
@@ -158,6 +168,11 @@ class PresenceStore(Protocol):
 
     async def get(self, ws: WorkspaceKey, session_id: str) -> PresenceSession | None:
         """One live session, or None."""
+        ...
+
+    async def users(self, ws: WorkspaceKey, user_ids: Sequence[str]) -> list[UserPresence]:
+        """For each user id, in order (repeats answered again): their live sessions. Costs
+        O(ids x their sessions) in one round trip, never a scan of the workspace."""
         ...
 
 

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..ids import EntityRef, WorkspaceKey
-from ..models import EntityPresence, Joined, LeaveReason, PresenceSession, SessionInfo
+from ..models import (
+    EntityPresence,
+    Joined,
+    LeaveReason,
+    PresenceSession,
+    SessionInfo,
+    UserPresence,
+)
 from .memory_state import Store, WorkspaceState, user_actor, viewing_data
 
 
@@ -115,6 +122,16 @@ class MemoryPresence:
             return []
         live = [s for s in w.sessions.values() if s.expires_at_ms > now]
         return sorted(live, key=lambda s: (s.joined_at_ms, s.session_id))
+
+    async def users(self, ws: WorkspaceKey, user_ids: Sequence[str]) -> list[UserPresence]:
+        now = self._store.now()
+        w = self._store.workspaces.get(ws)
+        found = []
+        for user_id in user_ids:
+            sids = () if w is None else w.sessions_by_user.get(user_id, ())
+            live = sum(1 for sid in sids if w is not None and w.sessions[sid].expires_at_ms > now)
+            found.append(UserPresence(user_id, live))
+        return found
 
     async def get(self, ws: WorkspaceKey, session_id: str) -> PresenceSession | None:
         now = self._store.now()

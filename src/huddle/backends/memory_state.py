@@ -73,6 +73,7 @@ class WorkspaceState:
         "leases_by_user",
         "session_due",
         "sessions",
+        "sessions_by_user",
         "viewers",
     )
 
@@ -86,6 +87,7 @@ class WorkspaceState:
         self.idempotency: dict[str, tuple[int, Event]] = {}
         self.sessions: dict[str, PresenceSession] = {}
         self.viewers: dict[EntityRef, set[str]] = {}
+        self.sessions_by_user: dict[str, set[str]] = {}
         self.session_due: Expiries[str] = Expiries()
         self.leases: dict[EntityRef, Lock] = {}
         self.leases_by_user: dict[str, set[EntityRef]] = {}
@@ -105,6 +107,8 @@ class WorkspaceState:
             self._unview(old)
         if session.viewing is not None:
             self.viewers.setdefault(session.viewing, set()).add(sid)
+        if old is None:
+            self.sessions_by_user.setdefault(session.user_id, set()).add(sid)
         self.sessions[sid] = session
         if old is None or old.expires_at_ms != session.expires_at_ms:
             self.session_due.push(session.expires_at_ms, sid)
@@ -116,6 +120,11 @@ class WorkspaceState:
     def remove_session(self, session: PresenceSession) -> None:
         del self.sessions[session.session_id]
         self._unview(session)
+        mine = self.sessions_by_user.get(session.user_id)
+        if mine is not None:
+            mine.discard(session.session_id)
+            if not mine:
+                del self.sessions_by_user[session.user_id]
 
     def _unview(self, session: PresenceSession) -> None:
         if session.viewing is None:
@@ -212,9 +221,17 @@ class Store:
     # --- presence ------------------------------------------------------------------------
 
     def start_session(self, w: WorkspaceState, session: PresenceSession, now: int) -> None:
+        """Store a new session (`presence.joined`; `user.online` when it is the user's only
+        one, after their sessions whose time is up were ended)."""
+        for sid in list(w.sessions_by_user.get(session.user_id, ())):
+            self.meet_session(w, sid, now)
+        first = session.user_id not in w.sessions_by_user
         w.put_session(session)
         self.active[w.key] = None
-        self.emit(w, "presence.joined", user_actor(session), joined_data(session), now)
+        actor = user_actor(session)
+        self.emit(w, "presence.joined", actor, joined_data(session), now)
+        if first:
+            self.emit(w, "user.online", actor, _user(session), now)
 
     def end_session(
         self, w: WorkspaceState, session: PresenceSession, reason: LeaveReason, now: int
@@ -222,6 +239,8 @@ class Store:
         w.remove_session(session)
         actor = user_actor(session) if reason == "leave" else SYSTEM
         self.emit(w, "presence.left", actor, {**_who(session), "reason": reason}, now)
+        if session.user_id not in w.sessions_by_user:
+            self.emit(w, "user.offline", actor, {**_user(session), "reason": reason}, now)
         self.settle(w)
 
     def meet_session(self, w: WorkspaceState, session_id: str, now: int) -> PresenceSession | None:
@@ -294,6 +313,10 @@ def user_actor(of: PresenceSession | Lock) -> Actor:
 
 def _who(session: PresenceSession) -> dict[str, Any]:
     return {"session_id": session.session_id, "user_id": session.user_id, "name": session.name}
+
+
+def _user(session: PresenceSession) -> dict[str, Any]:
+    return {"user_id": session.user_id, "name": session.name}
 
 
 def joined_data(session: PresenceSession) -> dict[str, Any]:

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ids import EntityRef, WorkspaceKey
-from ..models import EntityPresence, Joined, LeaveReason, PresenceSession, SessionInfo
-from .redis_codec import decode_lock, decode_session, encode_info, reply_list
+from ..models import (
+    EntityPresence,
+    Joined,
+    LeaveReason,
+    PresenceSession,
+    SessionInfo,
+    UserPresence,
+)
+from .redis_codec import decode_lock, decode_session, encode_info, reply_int, reply_list
 from .redis_scripts import Runner
 
 
@@ -58,6 +65,15 @@ class RedisPresence:
         reply = reply_list(reply)
         sessions = (decode_session(blob) for blob in reply)
         return sorted(sessions, key=lambda s: (s.joined_at_ms, s.session_id))
+
+    async def users(self, ws: WorkspaceKey, user_ids: Sequence[str]) -> list[UserPresence]:
+        if not user_ids:
+            return []
+        reply = reply_list(await self._runner.run(ws, "presence_users", *user_ids))
+        return [
+            UserPresence(user_id, reply_int(count))
+            for user_id, count in zip(user_ids, reply, strict=True)
+        ]
 
     async def get(self, ws: WorkspaceKey, session_id: str) -> PresenceSession | None:
         reply = await self._runner.run(ws, "presence_get", session_id)

@@ -75,6 +75,7 @@ WORKSPACE_SCRIPTS: Final = (
     "presence_viewers",
     "presence_roster",
     "presence_get",
+    "presence_users",
     "lock_acquire",
     "lock_refresh",
     "lock_release",
@@ -91,7 +92,9 @@ WORKSPACE_SCRIPTS: Final = (
 )
 #: Workspace scripts that never write, run with EVALSHA_RO: Redis refuses any write in them,
 #: and a replica may serve them.
-READ_ONLY_SCRIPTS: Final = frozenset({"records_query", "records_find", "records_count"})
+READ_ONLY_SCRIPTS: Final = frozenset(
+    {"records_query", "records_find", "records_count", "presence_users"}
+)
 #: Scripts on the prefix's global keys, self-contained.
 GLOBAL_SCRIPTS: Final = ("active_touch", "active_settle", "apikey_create", "apikey_revoke")
 

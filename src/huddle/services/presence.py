@@ -14,7 +14,15 @@ from ..auth import Principal
 from ..errors import InvalidInput
 from ..hub.node import Node
 from ..ids import EntityRef, WorkspaceKey
-from ..models import EntityPresence, Joined, Lock, PresenceSession, SessionInfo, SessionKind
+from ..models import (
+    EntityPresence,
+    Joined,
+    Lock,
+    PresenceSession,
+    SessionInfo,
+    SessionKind,
+    UserPresence,
+)
 
 DEFAULT_CLIENT_SESSION = "default"
 
@@ -108,6 +116,17 @@ class PresenceService:
                 input=len(entities),
             )
         return [_fold(found) for found in await self._store.viewers(ws, entities)]
+
+    async def users(self, ws: WorkspaceKey, user_ids: Sequence[str]) -> list[UserPresence]:
+        """Whether each of `user_ids` is online (has a live session), in order; one backend
+        round trip that costs O(ids), never a scan of the workspace."""
+        if len(user_ids) > self._settings.summary_max_entities:
+            raise InvalidInput(
+                f"at most {self._settings.summary_max_entities} user ids per request",
+                loc=("body", "user_ids"),
+                input=len(user_ids),
+            )
+        return await self._store.users(ws, user_ids)
 
     async def roster(self, ws: WorkspaceKey) -> list[RosterEntry]:
         """Every present user of the workspace with its live sessions, earliest first."""

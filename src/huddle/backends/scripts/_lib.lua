@@ -15,6 +15,7 @@
 --   :ps                hash session_id -> msgpack session (without its expiry)
 --   :pexp              zset session_id -> expires_at_ms (the one place a session's expiry lives)
 --   :pv:<type/id>      set of the session ids viewing that entity
+--   :pu:<user_id>      set of a user's session ids (until each is ended: left or swept)
 --   :locks             hash `type/id` -> msgpack lease (without its expiry)
 --   :lexp              zset `type/id` -> expires_at_ms (the one place a lease's expiry lives)
 --   :ul:<user_id>      set of the `type/id` a user holds
@@ -136,30 +137,62 @@ local function store_session(s)
   redis.call('ZADD', K_PEXP, expires_at_ms, s.session_id)
 end
 
+-- One user's sessions (live or not yet swept): the per-user presence index.
+local function user_sessions_key(user_id)
+  return BASE .. ':pu:' .. user_id
+end
+
+local end_session
+
+-- Before a user's new session: end their sessions whose time is up (with their events), so
+-- `user.online` follows the `user.offline` those owe, never a second `user.online`.
+local function settle_user(user_id)
+  for _, sid in ipairs(redis.call('SMEMBERS', user_sessions_key(user_id))) do
+    local s = session_of(sid)
+    if s == nil then
+      redis.call('SREM', user_sessions_key(user_id), sid)
+    elseif s.expires_at_ms <= NOW then
+      end_session(s, 'timeout')
+    end
+  end
+end
+
 local function start_session(info, ttl_ms)
   local s = {
     session_id = info.session_id, user_id = info.user_id, name = info.name, kind = info.kind,
     joined_at_ms = NOW, expires_at_ms = NOW + ttl_ms,
   }
+  settle_user(s.user_id)
+  local first = redis.call('SADD', user_sessions_key(s.user_id), s.session_id) == 1
+    and redis.call('SCARD', user_sessions_key(s.user_id)) == 1
   store_session(s)
-  emit('presence.joined', user_actor(s.user_id, s.name), mp_map(
+  local actor = user_actor(s.user_id, s.name)
+  emit('presence.joined', actor, mp_map(
     'session_id', s.session_id, 'user_id', s.user_id, 'name', s.name, 'kind', s.kind))
+  if first then
+    emit('user.online', actor, mp_map('user_id', s.user_id, 'name', s.name))
+  end
   return s
 end
 
--- reason: 'leave' (actor: the user) or 'timeout' (actor: Huddle).
-local function end_session(s, reason)
+-- reason: 'leave' (actor: the user), 'timeout' or 'shutdown' (actor: Huddle). The user's last
+-- session ending is `user.offline`, with the same reason and actor.
+end_session = function(s, reason)
   redis.call('HDEL', K_PS, s.session_id)
   redis.call('ZREM', K_PEXP, s.session_id)
   if s.viewing then
     redis.call('SREM', BASE .. ':pv:' .. s.viewing, s.session_id)
   end
+  redis.call('SREM', user_sessions_key(s.user_id), s.session_id)
   local actor = SYSTEM_ACTOR
   if reason == 'leave' then
     actor = user_actor(s.user_id, s.name)
   end
   emit('presence.left', actor, mp_map(
     'session_id', s.session_id, 'user_id', s.user_id, 'name', s.name, 'reason', reason))
+  if redis.call('EXISTS', user_sessions_key(s.user_id)) == 0 then
+    emit('user.offline', actor, mp_map('user_id', s.user_id, 'name', s.name, 'reason', reason))
+  end
 end
 
 -- For writes: the live session, or nil; an expired one is removed here, with its event.
