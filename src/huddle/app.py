@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -24,9 +24,11 @@ from .api import (
     web,
     ws,
 )
+from .api.base_v2_errors import BASE_V2_PATHS
 from .api.cors import Cors
 from .api.deps import Runtime
-from .api.errors import install_error_handlers
+from .api.dialects import Dialects, ErrorDialect
+from .api.errors import HUDDLE, install_error_handlers
 from .api.limits import BodySizeLimit
 from .api.origins import OriginPolicy
 from .api.redaction import redact_tokens_in_access_log
@@ -101,7 +103,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
-    install_error_handlers(app)
+    dialects = Dialects(default=HUDDLE)
+    install_error_handlers(app, dialects)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         Cors,
@@ -111,20 +114,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         max_age=settings.cors_max_age,
     )  # outside the body limit: a refused body still tells the page why
     app.add_middleware(metrics.RequestLatency)  # outermost: times the 413s too
-    for router in (
-        health.router,
-        collaboration.router,
-        collaborations_v2.router,
-        custom_objects.router,
-        sync.router,
-        sse.router,
-        apikeys.router,
-        metrics.router,
-        web.pages,
-    ):
-        app.include_router(router)
+    routers: list[tuple[APIRouter, ErrorDialect]] = [
+        (health.router, HUDDLE),
+        (collaboration.router, HUDDLE),
+        (collaborations_v2.router, collaborations_v2.DIALECT),
+        (custom_objects.router, HUDDLE),
+        (sync.router, HUDDLE),
+        (sse.router, HUDDLE),
+        (apikeys.router, HUDDLE),
+        (metrics.router, HUDDLE),
+        (web.pages, HUDDLE),
+    ]
     if settings.demo_enabled:
-        app.include_router(demo.router)
+        routers.append((demo.router, HUDDLE))
+    for router, dialect in routers:
+        app.include_router(router)
+        dialects.register(router, dialect)
+    dialects.claim(BASE_V2_PATHS, collaborations_v2.DIALECT)  # Base clients' whole URL space
     if settings.docs_enabled:
         app.add_api_route("/docs", web.swagger_ui, include_in_schema=False)
     app.router.routes.append(WebSocketRoute(ws.PATH, ws.websocket_endpoint))

@@ -331,7 +331,7 @@ async def test_a_ticket_stream_is_one_presence_session_across_its_reconnects(
         events = await read_events(http)
     session = orjson.loads(joined["data"])["data"]["session_id"]
     assert session.startswith("ana/sse-")
-    assert [e["type"] for e in events] == ["presence.joined", "test.n"]
+    assert [e["type"] for e in events] == ["presence.joined", "user.online", "test.n"]
 
 
 async def test_a_stream_ends_at_its_timeout_and_resumes_with_no_gap(nodes: NodeFactory) -> None:

@@ -195,6 +195,26 @@ async def test_resuming_from_an_evicted_id_yields_sync_reset_first(
     assert_in_order_once(custom(reader.events), live)
 
 
+async def test_a_backlog_that_fills_the_outbox_is_replayed_without_a_slow_consumer_cut(
+    nodes: NodeFactory,
+) -> None:
+    """`HUDDLE_OUTBOX_LIMIT` 20 and a resume exactly 20 events behind, the most that is
+    replayed: the backlog fills the outbox, and the stream's own `presence.joined` and live
+    events come behind it. The backlog is owed, not lag (tests/unit/test_outbox.py): the
+    stream replays it and goes on live, with no cut and no reset."""
+    a = await nodes.start("memory://", name="a", outbox_limit=20)
+    cursor = (await publish(a, 1))[0]
+    behind = await publish(a, 20, start=1, lanes=1)
+    async with sse(a, last_event_id=cursor) as reader:
+        await reader.until(lambda got: len(custom(got)) >= 20)
+        live = await publish(a, 3, start=21, lanes=1)
+        await reader.until(lambda got: len(custom(got)) >= 23)
+    kinds = [e.event for e in reader.events]
+    assert "sync.reset" not in kinds and "sync.reconnect" not in kinds, kinds
+    assert "presence.joined" in kinds
+    assert_in_order_once(custom(reader.events), behind + live)
+
+
 async def test_a_killed_pubsub_connection_loses_no_event(
     nodes: NodeFactory, redis_server: RedisServer
 ) -> None:

@@ -9,8 +9,11 @@ from collections.abc import Generator
 
 import pytest
 
+from huddle.hub.channel import FrameCache, Member
 from huddle.hub.eager import start_eagerly
 from huddle.hub.outbox import Frame, Outbox
+from huddle.ids import OrgId, WorkspaceId, WorkspaceKey
+from huddle.models import Event
 
 
 @types.coroutine
@@ -153,3 +156,36 @@ async def test_cancelling_the_finishing_task_closes_the_coroutine() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert closed == [True]
+
+
+async def test_a_resumes_backlog_does_not_count_against_the_live_lag_limit() -> None:
+    """A member going live queues its backlog (admitted: owed from before) and then the live
+    events it held; only live events count against the limit, until the writer takes the
+    backlog. A backlog filling the outbox to the brim must not turn the first live events
+    into an overflow (a slow-consumer cut, and the same backlog at every reconnect)."""
+    socket = Socket()
+    socket.paused = True
+    outbox = Outbox(limit=2, sink=socket)
+    member = Member(outbox, "json", pending_limit=2)
+    log = [event(seq) for seq in range(1, 11)]
+    assert member.deliver(FrameCache(log[5])) and member.deliver(FrameCache(log[6]))
+    member.go_live(log[:5])
+    assert len(outbox) == 7 and not outbox.overflowed
+    assert not outbox.offer("one live frame too many")
+    assert outbox.overflowed
+
+
+async def test_the_backlog_allowance_ends_when_the_writer_takes_it() -> None:
+    socket = Socket()
+    socket.paused = True
+    outbox = Outbox(limit=2, sink=socket)
+    for frame in ("b1", "b2", "b3"):
+        assert outbox.admit(frame)
+    assert outbox.offer("l1") and outbox.offer("l2")
+    assert await outbox.take() == ["b1", "b2", "b3", "l1", "l2"]
+    assert outbox.offer("l3") and outbox.offer("l4")
+    assert not outbox.offer("l5") and outbox.overflowed
+
+
+def event(seq: int) -> Event:
+    return Event(WorkspaceKey(OrgId("acme"), WorkspaceId("ws1")), "e1", seq, "x.y", None, {}, 0)

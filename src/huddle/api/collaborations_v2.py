@@ -1,18 +1,20 @@
 """Seed 001: Base API v2 Collaborations at /v2/collaborations (workspace from the credential).
 
-Errors on these routes use Base's own envelope (`api/errors.py`). Existing Base clients send
-`Authorization: Bearer <64-hex token>`: Huddle API keys are accepted there, as are JWTs.
+Errors on these routes use Base's own envelope (`DIALECT`, from `api/base_v2_errors.py`).
+Existing Base clients send `Authorization: Bearer <64-hex token>`: Huddle API keys are
+accepted there, as are JWTs.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from ..errors import InvalidInput
 from ..services.collaborations import CollaborationFilters, positive_id
 from ..services.declarations import Sort
+from .base_v2_errors import BaseV2Dialect
 from .collaborations_v2_models import (
     CollaborationListOut,
     CollaborationOut,
@@ -29,6 +31,7 @@ from .deps import (
 )
 
 router = APIRouter(prefix="/v2/collaborations", tags=["Collaborations (Base API v2)"])
+DIALECT: Final = BaseV2Dialect()
 
 PER_PAGE_DEFAULT = 25
 PER_PAGE_MAX = 100

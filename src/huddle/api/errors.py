@@ -1,25 +1,20 @@
-"""The one place where errors become HTTP answers, in each dialect's envelope.
+"""The one place where errors become HTTP answers: the app's exception handlers hand each
+error to the dialect of the request (`dialects.py`), and Huddle's own dialect lives here.
 
-* Seed 003 and Huddle's own routes (and seeds 000, 002): `{"error": CODE, "message",
-  "details", "timestamp", "status_code"}`; validation failures use FastAPI's
-  `{"detail": [{"loc", "msg", "type", "input", "ctx"}]}` (422), which the seeds show.
-* Seed 001 (every path under `/v2/`): Base API v2's `{"errors": [{"error": {"code",
-  "message", "details", "resource", "field"}, "meta": {"type": "error"}}], "meta": {"type":
-  "errors", "http_status": "422 Unprocessable Entity", "logref": <request id>}}`, one entry per
-  refused value, which existing Base clients parse.
+Huddle's dialect (seed 003, Huddle's own routes, seeds 000 and 002): `{"error": CODE,
+"message", "details", "timestamp", "status_code"}`; validation failures use FastAPI's
+`{"detail": [{"loc", "msg", "type", "input", "ctx"}]}` (422), which the seeds show. Base API
+v2's dialect (seed 001) is in `base_v2_errors.py`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
-import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -27,20 +22,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
-    AlreadyExists,
     BackendUnavailable,
-    Conflict,
-    EditLocked,
-    Forbidden,
     HuddleError,
     InvalidInput,
-    NotFound,
-    PayloadTooLarge,
     Problem,
-    StaleFence,
-    TooManyRequests,
     Unauthenticated,
 )
+from .dialects import Dialects, ErrorDialect
 from .metrics import metrics_of
 from .route_table import allow_header, path_methods
 
@@ -67,10 +55,28 @@ def envelope(status: int, code: str, message: str, details: dict[str, Any]) -> d
     }
 
 
-def error_response(exc: HuddleError, request: Request | None = None) -> JSONResponse:
-    if request is not None and is_base_v2(request):
-        return base_v2_response(request, exc.status, base_errors(exc), _headers(exc))
-    if isinstance(exc, InvalidInput):
+def error_response(exc: HuddleError, request: Request) -> JSONResponse:
+    """`exc` in the envelope of `request`'s dialect."""
+    return dialect_of(request).error(request, exc)
+
+
+def dialect_of(request: Request) -> ErrorDialect:
+    """The dialect registered for `request` (Huddle's outside an app that registered any)."""
+    state = getattr(request.scope.get("app"), "state", None)
+    dialects = getattr(state, "dialects", None)
+    return dialects.of(request) if isinstance(dialects, Dialects) else HUDDLE
+
+
+class HuddleDialect:
+    """The `ErrorDialect` of seed 003, seeds 000 and 002, and Huddle's own routes."""
+
+    def error(self, request: Request, exc: HuddleError) -> JSONResponse:
+        if isinstance(exc, InvalidInput):
+            return self.invalid(request, exc.problems)
+        body = envelope(exc.status, exc.code, exc.message, jsonable_encoder(exc.details))
+        return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
+
+    def invalid(self, request: Request, problems: Sequence[Problem]) -> JSONResponse:
         detail = [
             {
                 "loc": list(problem.loc),
@@ -79,11 +85,29 @@ def error_response(exc: HuddleError, request: Request | None = None) -> JSONResp
                 "input": problem.input,
                 "ctx": problem.ctx,
             }
-            for problem in exc.problems
+            for problem in problems
         ]
         return JSONResponse({"detail": sendable(jsonable_encoder(detail))}, status_code=422)
-    body = envelope(exc.status, exc.code, exc.message, jsonable_encoder(exc.details))
-    return JSONResponse(body, status_code=exc.status, headers=_headers(exc))
+
+    def routing(
+        self,
+        request: Request,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any],
+        headers: dict[str, str],
+    ) -> JSONResponse:
+        return JSONResponse(
+            envelope(status, code, message, details), status_code=status, headers=headers
+        )
+
+    def unexpected(self, request: Request) -> JSONResponse:
+        body = envelope(500, "INTERNAL_SERVER_ERROR", "An unexpected error occurred", {})
+        return JSONResponse(body, status_code=500)
+
+
+HUDDLE: Final = HuddleDialect()
 
 
 def sendable(value: Any) -> Any:
@@ -100,111 +124,13 @@ def sendable(value: Any) -> Any:
     return value
 
 
-def _headers(exc: HuddleError) -> dict[str, str]:
+def error_headers(exc: HuddleError) -> dict[str, str]:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.retryable:  # 503 backend down, 429 over a limit
         headers["Retry-After"] = "1"
     return headers
-
-
-# --- Base API v2 (seed 001) -------------------------------------------------------------------
-
-BASE_V2_PREFIX = "/v2/"
-
-#: Base's error codes by Huddle error class, most specific first.
-_BASE_CODES: tuple[tuple[type[HuddleError], str], ...] = (
-    (EditLocked, "locked"),
-    (StaleFence, "stale_lock_token"),
-    (AlreadyExists, "taken"),
-    (Conflict, "conflict"),
-    (NotFound, "not_found"),
-    (Unauthenticated, "unauthorized"),
-    (Forbidden, "forbidden"),
-    (PayloadTooLarge, "request_entity_too_large"),
-    (TooManyRequests, "too_many_requests"),
-    (BackendUnavailable, "service_unavailable"),
-)
-#: Base's validation codes by pydantic error type.
-_BASE_PROBLEM_CODES = {"missing": "blank", "enum": "inclusion", "extra_forbidden": "unknown"}
-#: Reason phrases as Base writes them (Python 3.13 renamed 422 "Unprocessable Content").
-_BASE_PHRASES = {413: "Request Entity Too Large", 422: "Unprocessable Entity"}
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-
-
-def is_base_v2(request: Request) -> bool:
-    return request.url.path.startswith(BASE_V2_PREFIX)
-
-
-def _resource_of(request: Request) -> str:
-    """`collaboration` for /v2/collaborations..., as Base names resources."""
-    parts = request.url.path[len(BASE_V2_PREFIX) :].split("/")
-    return parts[0].removesuffix("s") if parts and parts[0] else "request"
-
-
-def base_error(
-    code: str, message: str, details: str, field: str | None, resource: str | None = None
-) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "details": details,
-            "resource": resource,
-            "field": field,
-        },
-        "meta": {"type": "error"},
-    }
-
-
-def _problem_errors(problems: list[Problem] | tuple[Problem, ...]) -> list[dict[str, Any]]:
-    out = []
-    for problem in problems:
-        names = [part for part in problem.loc if isinstance(part, str)]
-        field = names[-1] if len(names) > 1 else None
-        where = ".".join(str(part) for part in problem.loc)
-        code = _BASE_PROBLEM_CODES.get(problem.type, "invalid")
-        out.append(base_error(code, problem.msg, f"{where}: {problem.msg}", field))
-    return out
-
-
-def base_errors(exc: HuddleError) -> list[dict[str, Any]]:
-    if isinstance(exc, InvalidInput):
-        return _problem_errors(exc.problems)
-    code = next((code for cls, code in _BASE_CODES if isinstance(exc, cls)), "bad_request")
-    if exc.status >= 500 and not isinstance(exc, BackendUnavailable):
-        code = "internal_server_error"
-    details = "; ".join(
-        f"{key}: {orjson.dumps(jsonable_encoder(value)).decode()}"
-        for key, value in exc.details.items()
-    )
-    return [base_error(code, exc.message, details or exc.message, None)]
-
-
-def base_v2_response(
-    request: Request,
-    status: int,
-    errors: list[dict[str, Any]],
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    """The Base v2 envelope; `logref` is the caller's `X-Request-Id` or a new id, echoed."""
-    sent = request.headers.get("x-request-id", "")
-    logref = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-    resource = _resource_of(request)
-    for entry in errors:
-        entry["error"]["resource"] = entry["error"]["resource"] or resource
-    body = {
-        "errors": sendable(jsonable_encoder(errors)),
-        "meta": {
-            "type": "errors",
-            "http_status": f"{status} {_BASE_PHRASES.get(status) or HTTPStatus(status).phrase}",
-            "logref": logref,
-        },
-    }
-    return JSONResponse(
-        body, status_code=status, headers={**(headers or {}), "X-Request-Id": logref}
-    )
 
 
 async def _huddle_error(request: Request, exc: Exception) -> JSONResponse:
@@ -220,14 +146,11 @@ async def _huddle_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if is_base_v2(request):
-        problems = [
-            Problem(tuple(e["loc"]), e["msg"], e["type"], e.get("input"), e.get("ctx") or {})
-            for e in exc.errors()
-        ]
-        return base_v2_response(request, 422, _problem_errors(problems))
-    errors = [{k: v for k, v in error.items() if k != "url"} for error in exc.errors()]
-    return JSONResponse({"detail": sendable(jsonable_encoder(errors))}, status_code=422)
+    problems = [
+        Problem(tuple(e["loc"]), e["msg"], e["type"], e.get("input"), e.get("ctx") or {})
+        for e in exc.errors()
+    ]
+    return dialect_of(request).invalid(request, problems)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -242,26 +165,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         methods = path_methods(request.app.router.routes, request.url.path)
         headers["Allow"] = allow_header(methods)
         details = {"allowed_methods": sorted(methods)}
-    if is_base_v2(request):
-        code = "not_found" if exc.status_code == 404 else code.lower()
-        errors = [base_error(code, message, message, None)]
-        return base_v2_response(request, exc.status_code, errors, headers)
-    body = envelope(exc.status_code, code, message, details)
-    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    return dialect_of(request).routing(request, exc.status_code, code, message, details, headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if is_base_v2(request):
-        message = "An unexpected error occurred"
-        return base_v2_response(
-            request, 500, [base_error("internal_server_error", message, message, None)]
-        )
-    body = envelope(500, "INTERNAL_SERVER_ERROR", "An unexpected error occurred", {})
-    return JSONResponse(body, status_code=500)
+    return dialect_of(request).unexpected(request)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, dialects: Dialects) -> None:
+    """Answer every error of `app` in its request's dialect, as `dialects` registered them."""
+    app.state.dialects = dialects
     app.add_exception_handler(HuddleError, _huddle_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -83,7 +83,7 @@ class Member:
         """Queue `backlog` (events up to the channel's position at join) then what arrived
         meanwhile; from now on events go straight to the outbox. No await: nothing slips in."""
         for event in backlog:
-            self.outbox.offer(encode(event, self.encoding))
+            self.outbox.admit(encode(event, self.encoding))
         pending, self.pending = self.pending or [], None
         for event in pending:
             self.outbox.offer(encode(event, self.encoding))

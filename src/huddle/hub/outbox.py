@@ -28,6 +28,7 @@ class Outbox:
     """
 
     __slots__ = (
+        "_allowance",
         "_closed",
         "_frames",
         "_in_flight",
@@ -49,6 +50,8 @@ class Outbox:
         #: Called once on overflow, for a guard that must act even while the writer is blocked.
         self._on_overflow = on_overflow
         self._frames: list[Frame] = []
+        # Frames queued by `admit` (a resume's backlog) that do not count against `limit`.
+        self._allowance = 0
         self._in_flight = False
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
@@ -67,10 +70,24 @@ class Outbox:
             return False
         if not self._frames and not self._in_flight and self._sink and self._sink(frame):
             return True
-        if len(self._frames) >= self._limit:
+        if len(self._frames) >= self._limit + self._allowance:
             self.overflow()
             return False
         self._frames.append(frame)
+        self._wake()
+        return True
+
+    def admit(self, frame: Frame) -> bool:
+        """Queue a frame the connection is owed from before it went live (its resume's
+        backlog): it does not count against `limit`, which bounds how far the connection may
+        fall behind live events; a backlog only delays the point where it would. The
+        allowance ends when the writer takes the frames."""
+        if self.closed:
+            return False
+        if not self._frames and not self._in_flight and self._sink and self._sink(frame):
+            return True
+        self._frames.append(frame)
+        self._allowance += 1
         self._wake()
         return True
 
@@ -121,5 +138,6 @@ class Outbox:
                 if self._waiter is waiter:
                     self._waiter = None
         frames, self._frames = self._frames, []
+        self._allowance = 0
         self._in_flight = bool(frames)
         return frames
