@@ -133,9 +133,33 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class Range:
+    """Records whose numeric index `name` lies between `low` and `high` (None: unbounded on
+    that side); `open_low` / `open_high` leave the bound itself out. A null value (scored -inf)
+    is in no range."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def holds(self, score: float) -> bool:
+        if score == float("-inf"):
+            return False
+        if self.low is not None and (score < self.low or (self.open_low and score == self.low)):
+            return False
+        return self.high is None or not (
+            score > self.high or (self.open_high and score == self.high)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
-    """One page of a collection: records matching every filter (and, when `ids` is given, one
-    of those ids), ordered by the index `sort` (ties by id, in the same direction)."""
+    """One page of a collection: records matching every filter and range (and, when `ids` is
+    given, one of those ids), ordered by the index `sort` (ties by id, in the same direction).
+    A range on the sort index with `offset` paging reads "everything up to a time" in a stable
+    order: equal scores are ordered by id."""
 
     sort: str = "id"
     sort_kind: IndexKind = "n"
@@ -144,6 +168,7 @@ class Query:
     limit: int = 25
     filters: Sequence[Filter] = ()
     ids: Sequence[int] | None = None
+    ranges: Sequence[Range] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 import pytest
@@ -23,6 +24,7 @@ from huddle.records import (
     NotEmpty,
     Page,
     Query,
+    Range,
     RecordEvent,
     RecordWrite,
     Reference,
@@ -670,6 +672,69 @@ async def test_filters_match_exact_values(backend: Backend) -> None:
     titled = Query(sort="title", sort_kind="s", filters=[Filter("title", "s", "b")])
     assert await ids_of(backend, titled) == [7, 11]
     assert await ids_of(backend, Query(filters=[Filter("title", "s", "a")])) == [15]
+
+
+async def test_ranges_select_by_value_with_open_or_closed_bounds_and_never_nulls(
+    backend: Backend,
+) -> None:
+    """A range compares as numbers; None leaves a side unbounded; an open bound leaves the
+    value itself out; nulls are in no range, however wide."""
+    await seed_ranks(backend)
+    by_rank = dict(zip(range(1, 7), RANKS, strict=True))
+
+    def expected(r: Range) -> list[int]:
+        ranks = {rid: rank for rid, rank in by_rank.items() if rank is not None}
+        return [rid for rid in BY_RANK if rid in ranks and r.holds(float(ranks[rid]))]
+
+    ranges = [
+        Range("rank"),
+        Range("rank", low=3),
+        Range("rank", low=3, open_low=True),
+        Range("rank", high=3),
+        Range("rank", high=3, open_high=True),
+        Range("rank", low=1, high=3.5),
+        Range("rank", low=3, high=3),
+        Range("rank", low=3, high=3, open_high=True),
+        Range("rank", low=100),
+    ]
+    for r in ranges:
+        got = await ids_of(backend, Query(sort="rank", ranges=[r]))
+        assert got == expected(r), r
+        page = await backend.records.query(WS, NOTES, Query(sort="rank", limit=1, ranges=[r]))
+        assert page.total == len(expected(r)), r
+    assert await ids_of(backend, Query(ranges=[Range("nope", low=1)])) == []
+
+
+async def test_ranges_combine_with_filters_ids_and_each_other(backend: Backend) -> None:
+    for rank, title in ((1, "x"), (2, "y"), (3, "x"), (4, "x"), (None, "x"), (5, "x")):
+        await create(backend, ranked(rank, title))
+    q = Query(
+        sort="rank",
+        descending=True,
+        filters=[Filter("title", "s", "x")],
+        ranges=[Range("rank", low=1, open_low=True), Range("rank", high=4)],
+    )
+    assert await ids_of(backend, q) == [4, 3]
+    assert await ids_of(backend, Query(ids=[1, 2, 6], ranges=[Range("rank", low=2)])) == [2, 6]
+
+
+async def test_paging_up_to_a_time_over_equal_times_returns_each_record_once(
+    backend: Backend,
+) -> None:
+    """ "Everything up to time t", newest first, read page by page: 1,000 records on 40
+    distinct times, 25 records each (ties ordered by id), come back exactly once each, in
+    order, those after t never."""
+    for i in range(1_000):
+        await create(backend, ranked(rank=1_000 + i // 25))
+    cutoff = Range("rank", high=1_029)  # the first 30 times: ids 1..750
+    newest_first = Query(sort="rank", descending=True, ranges=[cutoff], limit=40)
+    seen: list[StoredRecord] = []
+    for offset in range(0, 800, 40):
+        page = await backend.records.query(WS, NOTES, replace(newest_first, offset=offset))
+        assert page.total == 750
+        seen.extend(page.records)
+    assert [r.id for r in seen] == [rid for t in range(29, -1, -1)
+                                   for rid in range(25 * t + 25, 25 * t, -1)]  # fmt: skip
 
 
 async def test_several_filters_must_all_match(backend: Backend) -> None:

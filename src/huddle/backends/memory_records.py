@@ -35,6 +35,7 @@ from ..records import (
     NotEmpty,
     Page,
     Query,
+    Range,
     RecordEvent,
     RecordWrite,
     Reference,
@@ -96,6 +97,25 @@ class SortedIndex:
     def holds(self, record_id: int, prefix: Prefix) -> bool:
         key = self.by_id.get(record_id)
         return key is not None and key[0] == prefix
+
+    def span_of(self, r: Range) -> tuple[int, int]:
+        """The positions of the keys whose score `r` holds (a numeric index)."""
+        low = float("-inf") if r.low is None else r.low
+        if r.low is None or r.open_low:
+            start = bisect_right(self.keys, (low, _AFTER_IDS))
+        else:
+            start = bisect_left(self.keys, (low, 0))
+        if r.high is None:
+            end = len(self.keys)
+        elif r.open_high:
+            end = bisect_left(self.keys, (r.high, 0))
+        else:
+            end = bisect_right(self.keys, (r.high, _AFTER_IDS))
+        return start, max(start, end)
+
+    def in_range(self, record_id: int, r: Range) -> bool:
+        key = self.by_id.get(record_id)
+        return key is not None and isinstance(key[0], float) and r.holds(key[0])
 
     def range_of(self, prefix: Prefix) -> tuple[int, int]:
         """The positions of the keys holding exactly `prefix`."""
@@ -319,7 +339,7 @@ class MemoryRecords:
         order = None if c is None else c.indexes.get((query.sort, query.sort_kind))
         if c is None or order is None:
             return Page((), 0)
-        if not query.filters and query.ids is None:
+        if not query.filters and not query.ranges and query.ids is None:
             ids = order.page(query.offset, query.limit, query.descending)
             total = len(order)
         else:
@@ -418,9 +438,23 @@ def _matches(c: CollectionState, query: Query) -> list[int]:
         start, end = index.range_of(prefix)
         if smallest is None or end - start < len(smallest):
             smallest = [key[1] for key in index.keys[start:end]]
-    if smallest is None:  # no filter and no ids: every record matches
+    ranged: list[tuple[SortedIndex, Range]] = []
+    for r in query.ranges:
+        index = c.indexes.get((r.name, "n"))
+        if index is None:
+            return []
+        ranged.append((index, r))
+        start, end = index.span_of(r)
+        if smallest is None or end - start < len(smallest):
+            smallest = [key[1] for key in index.keys[start:end]]
+    if smallest is None:  # no filter, range or ids: every record matches
         smallest = list(c.records)
-    return [rid for rid in smallest if all(index.holds(rid, p) for index, p in tests)]
+    return [
+        rid
+        for rid in smallest
+        if all(index.holds(rid, p) for index, p in tests)
+        and all(index.in_range(rid, r) for index, r in ranged)
+    ]
 
 
 def _plain(value: Any) -> Any:

@@ -152,6 +152,7 @@ class RedisRecords:
             "limit": query.limit,
             "filters": [[f.name, f.kind, _index_value(f.kind, f.value)] for f in query.filters],
             "ids": None if query.ids is None else list(query.ids),
+            "ranges": [[r.name, r.low, r.high, r.open_low, r.open_high] for r in query.ranges],
         }
         reply = await self._runner.run(ws, "records_query", collection, pack(spec))
         reply = reply_list(reply)

@@ -2,7 +2,8 @@
 -- KEYS[1] workspace base (see _lib.lua)   ARGV[1], ARGV[2] unused
 -- ARGV[3] collection   ARGV[4] msgpack query {sort = index, kind = 'n' | 's', desc = bool,
 --   offset, limit, filters = {{index, kind, value}...} (value: a score, or a text key),
---   ids = {id...} or nil}
+--   ranges = {{index, low, high, open_low, open_high}...} (numeric indexes; low/high nil:
+--   unbounded; a null, scored -inf, is in no range), ids = {id...} or nil}
 -- returns {total, id, blob, id, blob ...}.
 -- Without filters and ids the page is read straight from the sort index; otherwise the
 -- candidates (the ids, or the members of the most selective filter) are checked against every
@@ -12,6 +13,7 @@ local c = ARGV[3]
 local q = cmsgpack.unpack(ARGV[4])
 local sort_key = rindex(c, q.sort)
 local filters = q.filters or {}
+local ranges = q.ranges or {}
 
 local function id_of(member)
   return tonumber(string.sub(member, -16))
@@ -53,6 +55,30 @@ local function text_bounds(value)
   return '[' .. value .. '\0', '(' .. value .. '\1'
 end
 
+local function bound(value, open, unbounded)
+  if value == nil then
+    return unbounded
+  end
+  return (open and '(' or '') .. string.format('%.17g', value)
+end
+
+-- ZCOUNT / ZRANGEBYSCORE bounds of a range; below, '(-inf' leaves nulls out.
+local function range_bounds(r)
+  return bound(r[2], r[4], '(-inf'), bound(r[3], r[5], '+inf')
+end
+
+local function in_range(p, r)
+  local raw = redis.call('ZSCORE', rindex(c, r[1]), p)
+  if not raw or raw == '-inf' then
+    return false
+  end
+  local score = tonumber(raw)
+  if r[2] ~= nil and (score < r[2] or (r[4] and score == r[2])) then
+    return false
+  end
+  return r[3] == nil or not (score > r[3] or (r[5] and score == r[3]))
+end
+
 local function matches(p, f)
   if f[2] == 'n' then
     local score = redis.call('ZSCORE', rindex(c, f[1]), p)
@@ -81,7 +107,7 @@ local function sort_member(p, id)
 end
 
 local total, ids
-if #filters == 0 and not q.ids then
+if #filters == 0 and #ranges == 0 and not q.ids then
   total = redis.call('ZCARD', sort_key)
   ids = page_of(sort_key)
 else
@@ -96,6 +122,7 @@ else
       end
     end
   else
+    -- The smallest candidate set: a filter's members or a range's, counted first.
     local best, best_count = nil, nil
     for _, f in ipairs(filters) do
       local count
@@ -106,15 +133,26 @@ else
         count = redis.call('ZLEXCOUNT', rindex(c, f[1]), low, high)
       end
       if not best_count or count < best_count then
-        best, best_count = f, count
+        best, best_count = { 'filter', f }, count
+      end
+    end
+    for _, r in ipairs(ranges) do
+      local low, high = range_bounds(r)
+      local count = redis.call('ZCOUNT', rindex(c, r[1]), low, high)
+      if not best_count or count < best_count then
+        best, best_count = { 'range', r }, count
       end
     end
     local members
-    if best[2] == 'n' then
-      members = redis.call('ZRANGEBYSCORE', rindex(c, best[1]), best[3], best[3])
+    local kind, b = best[1], best[2]
+    if kind == 'range' then
+      local low, high = range_bounds(b)
+      members = redis.call('ZRANGEBYSCORE', rindex(c, b[1]), low, high)
+    elseif b[2] == 'n' then
+      members = redis.call('ZRANGEBYSCORE', rindex(c, b[1]), b[3], b[3])
     else
-      local low, high = text_bounds(best[3])
-      members = redis.call('ZRANGEBYLEX', rindex(c, best[1]), low, high)
+      local low, high = text_bounds(b[3])
+      members = redis.call('ZRANGEBYLEX', rindex(c, b[1]), low, high)
     end
     for i, member in ipairs(members) do
       candidates[i] = string.sub(member, -16)
@@ -127,6 +165,11 @@ else
       if not matches(p, f) then
         ok = false
         break
+      end
+    end
+    for _, r in ipairs(ranges) do
+      if ok and not in_range(p, r) then
+        ok = false
       end
     end
     if ok then
