@@ -179,10 +179,7 @@ class Soak:
             except FAILURES as exc:
                 self.failed(name, f"on {node.name}: {type(exc).__name__}: {exc}")
             finally:
-                client.close()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(10):
-                        await client.closed
+                await close_within(client, 10)
             await pause(self.stop, self.rng.uniform(*self.plan.away))
 
     async def sse_visitor(self, i: int) -> None:
@@ -209,10 +206,7 @@ class Soak:
             except FAILURES as exc:
                 self.failed(name, f"on {node.name}: {type(exc).__name__}: {exc}")
             finally:
-                client.close()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(10):
-                        await client.closed
+                await close_within(client, 10)
             await pause(self.stop, self.rng.uniform(*self.plan.away))
 
 
@@ -232,6 +226,14 @@ async def held_keys(raw: aioredis.Redis) -> list[str]:
     if await raw.zcard(f"{PREFIX}:active"):
         held.append(f"{PREFIX}:active")
     return held
+
+
+async def close_within(client: HuddleWs | HuddleSse, seconds: float) -> None:
+    """Close a visitor's connection and wait (a bounded time) until it is closed."""
+    client.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await client.closed
 
 
 async def run_soak(plan: SoakPlan, *, machine: dict[str, Any], run_id: str) -> RunResult:
