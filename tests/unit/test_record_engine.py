@@ -121,3 +121,55 @@ async def test_pages_sort_and_filter_by_declared_fields(
     assert page.total == 2
     with pytest.raises(InvalidInput):
         await records.page(WS, POSTS, offset=0, limit=10, sort=Sort("body"))
+
+
+AUTHORS = Collection(
+    name="author",
+    fields=(FieldSpec(key="name", name="name", type="text", required=True),),
+    events=None,
+)
+QUOTES = Collection(
+    name="quote",
+    fields=(
+        FieldSpec(key="text", name="text", type="text", required=True),
+        FieldSpec(key="by", name="by", type="reference", reference="author", required=False),
+    ),
+    events=None,
+)
+
+
+async def test_expand_embeds_a_pages_references_in_one_read(
+    engine: tuple[RecordService, Node],
+) -> None:
+    """20 quotes by 3 authors (and one by nobody): one backend read returns the 3 authors, by
+    id; a deleted author is absent; a field that is not a reference is refused."""
+    records, node = engine
+    authors = [await records.create(WS, AUTHORS, {"name": n}, ANA) for n in ("Ada", "Bo", "Cy")]
+    for i in range(20):
+        by = None if i == 19 else authors[i % 3].id
+        await records.create(WS, QUOTES, {"text": f"q{i}", "by": by}, ANA)
+    page = await records.page(WS, QUOTES, offset=0, limit=50)
+    reads: list[int] = []
+    store_get = node.backend.records.get
+
+    async def counted_get(*args: object, **kwargs: object) -> object:
+        reads.append(1)
+        return await store_get(*args, **kwargs)  # type: ignore[arg-type]
+
+    records._store.get = counted_get  # type: ignore[method-assign]
+    embedded = await records.expand(WS, QUOTES, page.records, "by")
+    assert len(reads) == 1
+    assert {rid: r.data["name"] for rid, r in embedded.items()} == {
+        authors[0].id: "Ada",
+        authors[1].id: "Bo",
+        authors[2].id: "Cy",
+    }
+    records._store.get = store_get  # type: ignore[method-assign]
+    await records.delete(WS, AUTHORS, authors[1].id, BOSS)
+    assert set(await records.expand(WS, QUOTES, page.records, "by")) == {
+        authors[0].id,
+        authors[2].id,
+    }
+    assert await records.expand(WS, QUOTES, [], "by") == {}
+    with pytest.raises(ValueError, match="not a reference field"):
+        await records.expand(WS, QUOTES, page.records, "text")

@@ -108,6 +108,25 @@ class RecordService:
         )
         return await self._store.query(ws, collection.name, query)
 
+    async def expand(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        records: Sequence[StoredRecord],
+        field: str,
+    ) -> dict[int, StoredRecord]:
+        """The records that `field` (a reference field of `collection`) points to from
+        `records`, by id: one backend read for a whole page, never one per record. A target
+        that is gone is absent (its reference is answered as it is)."""
+        spec = collection.field_named(field)
+        if spec is None or spec.reference is None:
+            raise ValueError(f"{collection.name}.{field} is not a reference field")
+        ids = sorted({ref for r in records if isinstance(ref := r.data.get(spec.key), int)})
+        if not ids:
+            return {}
+        found = await self._store.get(ws, spec.reference, ids)
+        return {rid: record for rid, record in zip(ids, found, strict=True) if record is not None}
+
     def _filters(
         self, collection: Collection, filters: Mapping[str, Any], loc: tuple[str | int, ...]
     ) -> list[Filter]:
