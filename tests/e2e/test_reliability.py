@@ -29,35 +29,35 @@ async def test_three_tabs_closed_one_by_one_count_down_users_and_sessions(
     with 3/2/1/0 sessions; one `user.online` and one `user.offline` in all."""
     a = await nodes.start(redis_server.url(), name="a")
     b = await nodes.start(redis_server.url(), name="b")
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int, bool, int]] = []
     async with b.client(bearer("auditor")) as http:
 
-        async def counts() -> tuple[int, int]:
+        async def counts() -> tuple[int, int, bool, int]:
+            """The roster's users and sessions, then Ana's online flag and sessions."""
             roster = (await http.get("/v1/orgs/acme/workspaces/ws1/sync/presence")).json()
             users = await http.get(
                 "/v1/orgs/acme/workspaces/ws1/sync/presence/users", params={"user_id": "ana"}
             )
             [ana] = users.json()["users"]
-            assert (ana["online"], ana["sessions"]) == (roster["count"] == 1, roster["sessions"])
-            return roster["count"], roster["sessions"]
+            return roster["count"], roster["sessions"], ana["online"], ana["sessions"]
 
-        async def reads(expected: tuple[int, int]) -> bool:
-            return await counts() == expected
+        async def reads(users: int, sessions: int) -> bool:
+            return await counts() == (users, sessions, users == 1, sessions)
 
         async with AsyncExitStack() as tabs:
             clients = [await tabs.enter_async_context(ws_client(a, "ana")) for _ in range(3)]
             for client in clients:
                 assert (await client.request("presence.join", **WS1))["ok"]
-            await wait_until(lambda: reads((1, 3)), within=10, what="three sessions")
+            await wait_until(lambda: reads(1, 3), within=10, what="three sessions")
             seen.append(await counts())
             for left in (2, 1):
                 await clients.pop().conn.close()
-                await wait_until(lambda n=left: reads((1, n)), within=10, what=f"{left} sessions")
+                await wait_until(lambda n=left: reads(1, n), within=10, what=f"{left} sessions")
                 seen.append(await counts())
-        await wait_until(lambda: reads((0, 0)), within=10, what="no session")
+        await wait_until(lambda: reads(0, 0), within=10, what="no session")
         seen.append(await counts())
         log = await read_events(http)
-    assert seen == [(1, 3), (1, 2), (1, 1), (0, 0)]
+    assert seen == [(1, 3, True, 3), (1, 2, True, 2), (1, 1, True, 1), (0, 0, False, 0)]
     transitions = [e["type"] for e in log if e["type"].startswith("user.")]
     assert transitions == ["user.online", "user.offline"]
 
