@@ -5,6 +5,7 @@ Wire shapes (JSON bodies) live with the routers; these are the facts behind them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -25,6 +26,8 @@ RESERVED_EVENT_PREFIXES = (
     "object.",
     "field.",
     "record.",
+    "membership.",
+    "user.",
 )
 
 
@@ -55,6 +58,65 @@ BEYOND_HEAD: Final = 2**53
 
 
 @dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may see an event, or the item it is about: the `users` named, and every member of
+    the groups named in `members_of` (opaque names such as `department:7`, `location:3`; a
+    user's groups are their `membership.changed` set). An event without an audience is for
+    every member of the workspace. Services (keys without a user) see everything.
+
+    An empty audience is valid and reaches no user: an item only services may see."""
+
+    users: frozenset[str] = frozenset()
+    members_of: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, users: Iterable[str] = (), members_of: Iterable[str] = ()) -> Audience:
+        return cls(frozenset(users), frozenset(members_of))
+
+    def admits(self, user_id: str, groups: frozenset[str]) -> bool:
+        return user_id in self.users or not self.members_of.isdisjoint(groups)
+
+    def to_wire(self) -> list[list[str]]:
+        """The stored form, `[users, members_of]`, each sorted (equal audiences, equal bytes)."""
+        return [sorted(self.users), sorted(self.members_of)]
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Audience | None:
+        if raw is None:
+            return None
+        users, members_of = (list(part) if part else [] for part in raw)
+        return cls(frozenset(users), frozenset(members_of))
+
+
+#: An audience names at most this many users and this many groups, each of at most
+#: `AUDIENCE_NAME_MAX` characters.
+AUDIENCE_MAX: Final = 1000
+AUDIENCE_NAME_MAX: Final = 200
+
+
+def audience_problem(raw: object) -> str | None:
+    """Why `raw` (a map `{"users": [...], "members_of": [...]}` from a client) is not an
+    audience, or None. Both lists are optional; other keys are refused."""
+    if not isinstance(raw, dict):
+        return "an audience is a map with `users` and/or `members_of`"
+    unknown = sorted(str(key) for key in raw if key not in ("users", "members_of"))
+    if unknown:
+        return f"an audience has only `users` and `members_of`, not {', '.join(unknown)}"
+    for key in ("users", "members_of"):
+        names = raw.get(key) or []
+        if not isinstance(names, list) or len(names) > AUDIENCE_MAX:
+            return f"`{key}` is a list of at most {AUDIENCE_MAX} names"
+        if not all(isinstance(n, str) and 0 < len(n) <= AUDIENCE_NAME_MAX for n in names):
+            return f"`{key}` holds names of 1 to {AUDIENCE_NAME_MAX} characters"
+    return None
+
+
+#: The event a user's groups change by (`data`: user_id, members_of): streams that follow
+#: the user apply it in log order, so a membership change takes effect from that event on.
+MEMBERSHIP_CHANGED: Final = "membership.changed"
+
+
+@dataclass(frozen=True, slots=True)
 class EventDraft:
     """An event before the log gives it an offset and a timestamp."""
 
@@ -62,6 +124,7 @@ class EventDraft:
     data: dict[str, Any]
     actor: Actor | None
     idempotency_key: str | None = None
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +138,9 @@ class Event:
     actor: Actor | None
     data: dict[str, Any]
     ts_ms: int
+    audience: Audience | None = None
+    """Who may see it (None: the whole workspace). Never sent: readers outside it never
+    receive the event at all."""
 
     @property
     def id(self) -> str:

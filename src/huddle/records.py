@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .ids import EntityRef
-from .models import Actor, Lock
+from .models import Actor, Audience, Lock
 
 IndexKind = Literal["n", "s"]
 IndexValue = int | float | str | None
@@ -86,11 +86,13 @@ class Reference:
 @dataclass(frozen=True, slots=True)
 class RecordEvent:
     """The event a write emits: `data` is the public form of the record (and any context), to
-    which the store adds `id`, `version`, `created_at_ms` and `updated_at_ms`."""
+    which the store adds `id`, `version`, `created_at_ms` and `updated_at_ms`; `audience`,
+    who may receive it (None: the whole workspace)."""
 
     type: str
     actor: Actor
     data: Mapping[str, Any]
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True, slots=True)

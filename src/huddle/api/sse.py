@@ -244,7 +244,8 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
             outbox.offer(sse_position(position))
 
     try:
-        async with svc.streams.follow(ws, outbox, "sse", plan.since, on_ready=started_at):
+        following = svc.streams.follow(ws, outbox, "sse", plan.since, caller, started_at)
+        async with following:
             if plan.presence and not live.stopping:
                 joined = await svc.presence.join(ws, caller, name, kind="sse")
                 live.present(ws, name, joined.session, own=plan.client_session is None)

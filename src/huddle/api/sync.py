@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import StringConstraints
 
 from ..errors import RateLimited
@@ -23,6 +23,8 @@ from .sync_models import (
     EventOut,
     EventsOut,
     LeftOut,
+    MembershipIn,
+    MembershipOut,
     PositionOut,
     PublishIn,
     RosterOut,
@@ -174,6 +176,48 @@ async def users_online_body(ws: PathWorkspace, svc: CurrentServices, body: Users
     return UsersOut.of(await svc.presence.users(ws, body.user_ids))
 
 
+UserPath = Annotated[str, Path(pattern=USER_ID_PATTERN, examples=["ana"])]
+
+
+@router.get(
+    "/sync/memberships/{user_id}",
+    response_model=MembershipOut,
+    responses=errors(403, 404),
+    summary="A User's Groups",
+)
+async def membership_of(
+    ws: PathWorkspace, user_id: UserPath, caller: CurrentPrincipal, svc: CurrentServices
+) -> MembershipOut:
+    """The groups the user belongs to in this workspace, which event audiences name in
+    `members_of`. The user themself, admins and services may read it."""
+    if caller.kind == "user" and caller.user_id != user_id:
+        caller.require_admin("memberships:read")
+    groups = await svc.audiences.groups_of(ws, user_id)
+    return MembershipOut(user_id=user_id, members_of=sorted(groups))
+
+
+@router.put(
+    "/sync/memberships/{user_id}",
+    response_model=MembershipOut,
+    responses=errors(403, 404, 422),
+    summary="Set A User's Groups",
+)
+async def set_membership(
+    ws: PathWorkspace,
+    user_id: UserPath,
+    body: MembershipIn,
+    caller: CurrentPrincipal,
+    svc: CurrentServices,
+) -> MembershipOut:
+    """Replace the user's groups (admins and services). A change is one `membership.changed`
+    event for that user alone, and applies at once to their open streams: events for a
+    group they left stop, events for a group they joined start, from that event on."""
+    if caller.kind == "user":
+        caller.require_admin("memberships:write")
+    groups = await svc.audiences.set_groups(ws, user_id, body.members_of, caller.actor())
+    return MembershipOut(user_id=user_id, members_of=sorted(groups))
+
+
 @router.get(
     "/sync/events",
     response_model=EventsOut,
@@ -183,6 +227,7 @@ async def users_online_body(ws: PathWorkspace, svc: CurrentServices, body: Users
 async def read_events(
     request: Request,
     ws: PathWorkspace,
+    caller: CurrentPrincipal,
     svc: CurrentServices,
     after: Annotated[
         str | None,
@@ -206,7 +251,7 @@ async def read_events(
     """The workspace's events after a cursor, oldest first — the same ids and order as the
     streams. A cursor whose history is gone answers one `sync.reset` event: reload state,
     then continue from `next`."""
-    polling = svc.streams.poll(ws, after, limit, wait)
+    polling = svc.streams.poll(ws, after, limit, wait, caller)
     if wait > 0:
         draining = svc.node.sessions.until_draining()
         replay = await until_disconnected(request, polling, or_until=draining)
@@ -253,6 +298,12 @@ async def publish_event(
             f"at most {rate:g} publishes per second per user; slow down", details={"limit": rate}
         )
     event = await svc.events.publish_custom(
-        ws, caller.actor(), body.type, body.data, body.idempotency_key, persist=body.persist
+        ws,
+        caller.actor(),
+        body.type,
+        body.data,
+        body.idempotency_key,
+        persist=body.persist,
+        audience=None if body.audience is None else body.audience.to_audience(),
     )
     return EventOut.of(event)

@@ -9,7 +9,14 @@ from pydantic.config import JsonDict
 
 from ..clock import iso_ms
 from ..ids import USER_ID_PATTERN
-from ..models import Event, PresenceSession, UserPresence
+from ..models import (
+    AUDIENCE_MAX,
+    AUDIENCE_NAME_MAX,
+    Audience,
+    Event,
+    PresenceSession,
+    UserPresence,
+)
 from ..services.presence import RosterEntry, client_session_of
 
 _SESSION_EXAMPLE: JsonDict = {
@@ -291,6 +298,45 @@ class PositionOut(BaseModel):
     position: str = Field(description="The newest event's id; `origin:0` before the first")
 
 
+GroupName = Annotated[str, Field(min_length=1, max_length=AUDIENCE_NAME_MAX)]
+
+
+class MembershipIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"members_of": ["department:7", "location:3"]}]},
+    )
+
+    members_of: list[GroupName] = Field(
+        max_length=AUDIENCE_MAX, description="The user's whole set of groups (replaces it)"
+    )
+
+
+class MembershipOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user_id": "ana", "members_of": ["department:7"]}]}
+    )
+
+    user_id: str
+    members_of: list[str] = Field(description="Sorted")
+
+
+class AudienceIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"users": ["u-7", "u-9"]}]}
+    )
+
+    users: list[Annotated[str, Field(min_length=1, max_length=AUDIENCE_NAME_MAX)]] = Field(
+        default_factory=list, max_length=AUDIENCE_MAX
+    )
+    members_of: list[Annotated[str, Field(min_length=1, max_length=AUDIENCE_NAME_MAX)]] = Field(
+        default_factory=list, max_length=AUDIENCE_MAX
+    )
+
+    def to_audience(self) -> Audience:
+        return Audience.of(self.users, self.members_of)
+
+
 class PublishIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -310,4 +356,10 @@ class PublishIn(BaseModel):
     idempotency_key: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
     persist: bool = Field(
         True, description="false: an ephemeral broadcast to live subscribers, not in the log"
+    )
+    audience: AudienceIn | None = Field(
+        None,
+        description="Who may receive it (omitted: every member): the users named and the "
+        "members of the groups named. Nobody else receives it, live or replayed; services "
+        "always do.",
     )

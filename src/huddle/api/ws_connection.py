@@ -389,6 +389,7 @@ class Connection:
                     dict(command.data),
                     command.idempotency_key,
                     persist=command.persist,
+                    audience=command.audience,
                 )
                 self.reply(command.id, {"event": EventOut.of(event).model_dump()})
             case AuthRefresh():
@@ -419,6 +420,7 @@ class Connection:
             self.outbox,
             self.codec,
             command.since,
+            self.principal,
             on_ready=lambda position: self.reply(
                 command.id, {"workspace": ws.tag, "position": position}
             ),

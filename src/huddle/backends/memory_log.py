@@ -25,7 +25,7 @@ class MemoryEventLog:
         w = store.workspace(ws)
         key = draft.idempotency_key
         if key is None:
-            return store.emit(w, draft.type, draft.actor, dict(draft.data), now)
+            return store.emit(w, draft.type, draft.actor, dict(draft.data), now, draft.audience)
         _forget_expired_keys(w, now)
         first = w.idempotency.get(key)
         if first is not None:
@@ -33,7 +33,7 @@ class MemoryEventLog:
                 return first[1]
             # Expired but not yet pruned (the clock stepped back): re-added at the end below.
             del w.idempotency[key]
-        event = store.emit(w, draft.type, draft.actor, dict(draft.data), now)
+        event = store.emit(w, draft.type, draft.actor, dict(draft.data), now, draft.audience)
         w.idempotency[key] = (now + self._window_ms, event)
         return event
 
@@ -41,9 +41,9 @@ class MemoryEventLog:
         store = self._store
         store.check_open()
         w = store.workspaces.get(ws)
-        event = Event(
-            ws, w.epoch if w else "", 0, draft.type, draft.actor, dict(draft.data), store.now()
-        )
+        epoch = w.epoch if w else ""
+        data = dict(draft.data)
+        event = Event(ws, epoch, 0, draft.type, draft.actor, data, store.now(), draft.audience)
         store.fan_out(ws, event)
         return event
 

@@ -388,7 +388,7 @@ class MemoryRecords:
             "updated_at_ms": record.updated_at_ms,
             **_plain_map(event.data),
         }
-        self._store.emit(w, event.type, event.actor, data, now)
+        self._store.emit(w, event.type, event.actor, data, now, event.audience)
 
 
 # --- checks made before anything is read: mistakes of the caller, raised on every backend ---

@@ -18,7 +18,16 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import BackendUnavailable
 from ..ids import EntityRef, WorkspaceKey
-from ..models import SYSTEM, Actor, ApiKeyRecord, Event, LeaveReason, Lock, PresenceSession
+from ..models import (
+    SYSTEM,
+    Actor,
+    ApiKeyRecord,
+    Audience,
+    Event,
+    LeaveReason,
+    Lock,
+    PresenceSession,
+)
 from .subscriber import Subscriber
 
 if TYPE_CHECKING:
@@ -194,13 +203,19 @@ class Store:
         return state
 
     def emit(
-        self, w: WorkspaceState, type_: str, actor: Actor | None, data: dict[str, Any], now: int
+        self,
+        w: WorkspaceState,
+        type_: str,
+        actor: Actor | None,
+        data: dict[str, Any],
+        now: int,
+        audience: Audience | None = None,
     ) -> Event:
         """Append one event to the workspace's log and hand it to every subscriber."""
         if not w.epoch:
             w.epoch = secrets.token_hex(4)
         w.head += 1
-        event = Event(w.key, w.epoch, w.head, type_, actor, data, now)
+        event = Event(w.key, w.epoch, w.head, type_, actor, data, now, audience)
         w.events.append(event)
         self.fan_out(w.key, event)
         return event

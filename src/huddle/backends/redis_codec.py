@@ -14,7 +14,7 @@ import msgpack
 
 from ..errors import BackendUnavailable
 from ..ids import EntityRef, WorkspaceKey
-from ..models import Actor, ApiKeyRecord, Event, Lock, PresenceSession, SessionKind
+from ..models import Actor, ApiKeyRecord, Audience, Event, Lock, PresenceSession, SessionKind
 
 
 class UnexpectedReply(BackendUnavailable):
@@ -71,8 +71,13 @@ def encode_actor(actor: Actor | None) -> bytes:
     return pack(None if actor is None else actor.to_dict())
 
 
+def encode_audience(audience: Audience | None) -> bytes:
+    """A script argument: the audience's msgpack, or empty for none."""
+    return b"" if audience is None else pack(audience.to_wire())
+
+
 def decode_event(ws: WorkspaceKey, blob: object) -> Event:
-    epoch, seq, ts_ms, type_, actor, data = _unpack(blob)
+    epoch, seq, ts_ms, type_, actor, data, *audience = _unpack(blob)
     return Event(
         workspace=ws,
         epoch=epoch,
@@ -81,6 +86,7 @@ def decode_event(ws: WorkspaceKey, blob: object) -> Event:
         actor=Actor.from_dict(actor),
         data=data,
         ts_ms=ts_ms,
+        audience=Audience.from_wire(audience[0]) if audience else None,
     )
 
 

@@ -8,7 +8,7 @@ from ..ids import WorkspaceKey
 from ..models import Event, EventDraft, LogSlice
 from .base import Subscription
 from .redis_bus import Bus
-from .redis_codec import decode_event, encode_actor, pack, reply_list
+from .redis_codec import decode_event, encode_actor, encode_audience, pack, reply_list
 from .redis_link import Arg
 from .redis_scripts import Runner
 
@@ -21,7 +21,7 @@ class RedisEventLog:
 
     async def publish(self, ws: WorkspaceKey, draft: EventDraft) -> Event:
         args: list[Arg] = [draft.type, encode_actor(draft.actor), pack(draft.data)]
-        args.append(self._window_ms)
+        args += [self._window_ms, encode_audience(draft.audience)]
         if draft.idempotency_key is not None:
             args.append(draft.idempotency_key)
         blob = await self._runner.run(ws, "publish", *args)
@@ -29,6 +29,7 @@ class RedisEventLog:
 
     async def broadcast(self, ws: WorkspaceKey, draft: EventDraft) -> Event:
         args: list[Arg] = [draft.type, encode_actor(draft.actor), pack(draft.data)]
+        args.append(encode_audience(draft.audience))
         return decode_event(ws, await self._runner.run(ws, "broadcast", *args))
 
     async def read(self, ws: WorkspaceKey, after: int, limit: int) -> LogSlice:

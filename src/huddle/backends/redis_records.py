@@ -109,6 +109,7 @@ class RedisRecords:
             "v": version,
             "g": _guard_spec(guard),
             "ev": None if event is None else event.type,
+            "aud": _audience_spec(event),
             "empty": list(cascade.require_empty),
             "dropc": list(cascade.drop),
             "drop": [list(pair) for pair in cascade.drop_indexes],
@@ -209,7 +210,14 @@ def _write_spec(write: RecordWrite) -> dict[str, Any]:
         "f": [[ref.collection, ref.id, ref.version] for ref in write.references],
         "by": write.actor.id,
         "ev": None if write.event is None else write.event.type,
+        "aud": _audience_spec(write.event),
     }
+
+
+def _audience_spec(event: RecordEvent | None) -> list[list[str]] | None:
+    if event is None or event.audience is None:
+        return None
+    return event.audience.to_wire()
 
 
 def _event_args(event: RecordEvent | None) -> tuple[bytes, bytes]:

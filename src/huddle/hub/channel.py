@@ -7,7 +7,9 @@ see every event once, in order. A gap the log no longer holds, or a new epoch, r
 member as one `sync.reset`.
 
 Fan-out never awaits a member: each event is encoded at most once per encoding and the same
-frame is offered to every member's bounded outbox (a full outbox ends that member alone).
+frame is offered to every member's bounded outbox (a full outbox ends that member alone). An
+event with an audience is offered only to the members whose reader admits it; it is still
+encoded at most once per encoding, and only if some member receives it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..ids import WorkspaceKey
 from ..models import BEYOND_HEAD, Event, reset_event
 from ..protocol.sse import frame_event
 from ..protocol.ws import encode_event
+from .audience import Reader
 from .metrics import Metrics
 from .outbox import Frame, Outbox
 
@@ -59,19 +62,28 @@ class FrameCache:
 class Member:
     """One session's place in one channel. It joins *catching up*: live events wait in
     `pending` (bounded) while the session's backlog is read from the log, then `go_live`
-    queues the backlog and the pending events in order."""
+    queues the backlog and the pending events in order.
 
-    __slots__ = ("encoding", "outbox", "pending", "pending_limit")
+    `reader` (None: a service, which sees everything) decides, event by event in log order,
+    which events with an audience this member receives; it is set before `go_live`."""
 
-    def __init__(self, outbox: Outbox, encoding: Encoding, pending_limit: int) -> None:
+    __slots__ = ("encoding", "outbox", "pending", "pending_limit", "reader")
+
+    def __init__(
+        self, outbox: Outbox, encoding: Encoding, pending_limit: int, reader: Reader | None = None
+    ) -> None:
         self.outbox = outbox
         self.encoding = encoding
         self.pending: list[Event] | None = []
         self.pending_limit = pending_limit
+        self.reader = reader
 
-    def deliver(self, frames: FrameCache) -> bool:
-        """Offer one event; False when refused (the outbox is full or closed)."""
+    def deliver(self, frames: FrameCache) -> bool | None:
+        """Offer one event; False when refused (the outbox is full or closed), None when the
+        member may not see it (withheld)."""
         if self.pending is None:
+            if self.reader is not None and not self.reader.sees(frames.event):
+                return None
             return self.outbox.offer(frames.get(self.encoding))
         if len(self.pending) < self.pending_limit:
             self.pending.append(frames.event)
@@ -82,11 +94,14 @@ class Member:
     def go_live(self, backlog: Iterable[Event]) -> None:
         """Queue `backlog` (events up to the channel's position at join) then what arrived
         meanwhile; from now on events go straight to the outbox. No await: nothing slips in."""
+        reader = self.reader
         for event in backlog:
-            self.outbox.admit(encode(event, self.encoding))
+            if reader is None or reader.sees(event):
+                self.outbox.admit(encode(event, self.encoding))
         pending, self.pending = self.pending or [], None
         for event in pending:
-            self.outbox.offer(encode(event, self.encoding))
+            if reader is None or reader.sees(event):
+                self.outbox.offer(encode(event, self.encoding))
 
 
 class WorkspaceChannel:
@@ -223,8 +238,16 @@ class WorkspaceChannel:
 
     def _fan_out(self, frames: FrameCache) -> None:
         refused = 0
+        withheld: dict[Encoding, int] = {}
         for member in list(self.members):
-            if not member.deliver(frames):
+            offered = member.deliver(frames)
+            if offered is None:
+                withheld[member.encoding] = withheld.get(member.encoding, 0) + 1
+            elif not offered:
                 refused += 1
-        self._metrics.fanned_out(self._encodings.items(), refused)
+        if withheld:
+            counts = [(e, n - withheld.get(e, 0)) for e, n in self._encodings.items()]
+            self._metrics.fanned_out(counts, refused)
+        else:
+            self._metrics.fanned_out(self._encodings.items(), refused)
         self._advanced.set()

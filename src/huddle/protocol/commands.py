@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias
 
 from ..ids import EntityRef, OrgId, SessionId, WorkspaceId, WorkspaceKey
+from ..models import Audience
 
 #: A value JSON can carry, and so every codec: what `Publish.data` may hold.
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -162,6 +163,7 @@ class Publish(_InWorkspace):
     data: dict[str, JsonValue] = field(default_factory=dict, hash=False)
     persist: bool = True
     idempotency_key: str | None = None
+    audience: Audience | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from ..ids import (
     SessionId,
     WorkspaceId,
 )
+from ..models import Audience, audience_problem
 from .commands import (
     AuthRefresh,
     Command,
@@ -282,6 +283,16 @@ class _Args:
             raise self.invalid(name, f"`{name}` must be true or false")
         return value
 
+    def audience(self) -> Audience | None:
+        value = self._raw.get("audience")
+        if value is None:
+            return None
+        problem = audience_problem(value)
+        if problem is not None:
+            raise self.invalid("audience", problem)
+        raw = cast(dict[str, list[str]], value)
+        return Audience.of(raw.get("users") or (), raw.get("members_of") or ())
+
     def data(self) -> dict[str, JsonValue]:
         value = self._raw.get("data")
         if value is None:
@@ -400,6 +411,7 @@ def _publish(a: _Args) -> Publish:
         data=a.data(),
         persist=a.flag("persist", True),
         idempotency_key=a.optional_text("idempotency_key", _IDEMPOTENCY_KEY),
+        audience=a.audience(),
     )
 
 

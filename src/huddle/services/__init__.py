@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..hub.node import Node
 from .apikeys import ApiKeyService
+from .audiences import AudienceService
 from .collaborations import CollaborationService
 from .custom_objects import CustomObjectService
 from .custom_records import CustomRecordService
@@ -24,6 +25,7 @@ class Services:
     presence: PresenceService
     locks: LockService
     apikeys: ApiKeyService
+    audiences: AudienceService
     streams: StreamService
     records: RecordService
     collaborations: CollaborationService
@@ -34,6 +36,7 @@ class Services:
     @classmethod
     def for_node(cls, node: Node) -> Services:
         events = EventService(node)
+        audiences = AudienceService(node)
         records = RecordService(node)
         custom_objects = CustomObjectService(node, records)
         custom_records = CustomRecordService(custom_objects, records)
@@ -43,7 +46,8 @@ class Services:
             presence=PresenceService(node),
             locks=LockService(node),
             apikeys=ApiKeyService(node),
-            streams=StreamService(node, events),
+            audiences=audiences,
+            streams=StreamService(node, events, audiences),
             records=records,
             collaborations=CollaborationService(records),
             custom_objects=custom_objects,

@@ -12,12 +12,14 @@ from typing import Any
 import orjson
 
 from ..errors import InvalidInput, PayloadTooLarge
+from ..hub.audience import Reader
 from ..hub.node import Node
 from ..ids import WorkspaceKey
 from ..models import (
     BEYOND_HEAD,
     RESERVED_EVENT_PREFIXES,
     Actor,
+    Audience,
     Event,
     EventDraft,
     reset_event,
@@ -55,10 +57,12 @@ class EventService:
         data: dict[str, Any],
         idempotency_key: str | None = None,
         persist: bool = True,
+        audience: Audience | None = None,
     ) -> Event:
         """Append and publish a client-defined event. Huddle's own prefixes are refused.
         With `persist=False` it is an ephemeral broadcast: live subscribers only, no offset,
-        never replayed (cursor positions, typing)."""
+        never replayed (cursor positions, typing). With an `audience`, only the users it
+        admits (and services) ever receive it, live or replayed."""
         if event_type.startswith(RESERVED_EVENT_PREFIXES):
             raise InvalidInput(
                 f"event type {event_type!r} uses a prefix reserved for Huddle's own events "
@@ -79,8 +83,10 @@ class EventService:
                     loc=("body", "idempotency_key"),
                     input=idempotency_key,
                 )
-            return await self._log.broadcast(ws, EventDraft(event_type, data, actor))
-        draft = EventDraft(event_type, data, actor, idempotency_key)
+            return await self._log.broadcast(
+                ws, EventDraft(event_type, data, actor, audience=audience)
+            )
+        draft = EventDraft(event_type, data, actor, idempotency_key, audience)
         event = await self._log.publish(ws, draft)
         self._metrics.published()
         return event
@@ -91,14 +97,21 @@ class EventService:
         head = await self._log.read(ws, BEYOND_HEAD, 1)
         return _head(head.epoch, head.head)
 
-    async def replay(self, ws: WorkspaceKey, after: str | None, limit: int) -> Replay:
-        """Events after `after` (a cursor; None: from the oldest retained), at most `limit`."""
+    async def replay(
+        self, ws: WorkspaceKey, after: str | None, limit: int, reader: Reader | None = None
+    ) -> Replay:
+        """Events after `after` (a cursor; None: from the oldest retained), at most `limit`.
+        With a `reader`, only the events it sees (it is a copy: the caller's stays as it was);
+        `next` still passes the ones withheld, so a page may be empty yet move on."""
         limit = max(1, min(limit, self._settings.replay_limit_max))
         cursor = parse_cursor(after) if after is not None else None
         first = await self._log.read(ws, cursor.seq if cursor else 0, limit)
         if cursor is None or _continues(cursor, first.epoch, first.oldest, first.head):
             page = first.events
             if page:
+                if reader is not None:
+                    reader = reader.copy()
+                    return Replay(tuple(e for e in page if reader.sees(e)), page[-1].id)
                 return Replay(page, page[-1].id)
             return Replay((), str(cursor) if cursor else _head(first.epoch, first.head))
         reason = "epoch_changed" if cursor.epoch != first.epoch else "cursor_expired"

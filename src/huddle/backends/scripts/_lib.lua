@@ -32,7 +32,8 @@
 --   :rk:<c>            hash id -> msgpack of the record's index members and unique values
 --                      (so a write can remove exactly the entries it made before)
 --   :rxs:<c>           set of `x:<index>` and `u:<key>` names in use (to drop a collection)
--- Event blob: msgpack array [epoch, seq, ts_ms, type, actor (map or nil), data (map)].
+-- Event blob: msgpack array [epoch, seq, ts_ms, type, actor (map or nil), data (map)], and
+-- [users, members_of] when the event has an audience (models.Audience).
 -- Time: NOW comes from redis.call('TIME'), once per script: one clock for every node.
 
 local BASE = KEYS[1]
@@ -86,15 +87,17 @@ end
 
 -- The wire blob of one event: the msgpack array [epoch, seq, ts_ms, type, actor, data], built by
 -- concatenation because actor and data already are msgpack. The log and the channel carry it.
-local function event_blob(epoch, seq, event_type, actor, data)
-  return '\150' .. cmsgpack.pack(epoch) .. cmsgpack.pack(seq) .. cmsgpack.pack(NOW)
-    .. cmsgpack.pack(event_type) .. (actor or MP_NIL) .. data
+-- An event with an audience (msgpack [users, members_of]) has it as a seventh element.
+local function event_blob(epoch, seq, event_type, actor, data, audience)
+  local head = audience and '\151' or '\150'
+  return head .. cmsgpack.pack(epoch) .. cmsgpack.pack(seq) .. cmsgpack.pack(NOW)
+    .. cmsgpack.pack(event_type) .. (actor or MP_NIL) .. data .. (audience or '')
 end
 
 -- Append one event to the log and publish it; returns its blob. Creates the epoch with the
 -- workspace's first event, and starts a new one (offsets from 1, empty log) if the counter was
 -- lost, so a client's old cursor can never point into a different history.
-local function emit(event_type, actor, data)
+local function emit(event_type, actor, data, audience)
   local epoch = redis.call('GET', K_EPOCH)
   if not epoch or redis.call('EXISTS', K_SEQ) == 0 then
     epoch = ARGV[1]
@@ -102,7 +105,7 @@ local function emit(event_type, actor, data)
     redis.call('DEL', K_SEQ, K_LOG)
   end
   local seq = redis.call('INCR', K_SEQ)
-  local blob = event_blob(epoch, seq, event_type, actor, data)
+  local blob = event_blob(epoch, seq, event_type, actor, data, audience)
   redis.call('XADD', K_LOG, 'MAXLEN', '~', ARGV[2], string.format('%d-0', seq), 'e', blob)
   redis.call('PUBLISH', CHANNEL, blob)
   return blob
@@ -337,14 +340,16 @@ local function store_record(c, r)
   redis.call('HSET', rkey('r', c), r.id, r.blob)
 end
 
--- Emit a record event: `edata` (a msgpack map) with id, version and both times first.
-local function record_event(event_type, actor, r, edata)
+-- Emit a record event: `edata` (a msgpack map) with id, version and both times first;
+-- `audience` the table {users, members_of} of the write spec's `aud`, or nil.
+local function record_event(event_type, actor, r, edata, audience)
   local n, body = map_body(edata)
   emit(event_type, actor, map_header(n + 4)
     .. cmsgpack.pack('id') .. cmsgpack.pack(r.id)
     .. cmsgpack.pack('version') .. cmsgpack.pack(r.version)
     .. cmsgpack.pack('created_at_ms') .. cmsgpack.pack(r.created)
-    .. cmsgpack.pack('updated_at_ms') .. cmsgpack.pack(r.updated) .. body)
+    .. cmsgpack.pack('updated_at_ms') .. cmsgpack.pack(r.updated) .. body,
+    audience and cmsgpack.pack(audience) or nil)
 end
 
 -- The refusal of a guarded write (g = {entity field, user id, token or nil}), or nil to go on.

@@ -3,7 +3,8 @@
 -- KEYS[1] workspace base (see _lib.lua)   ARGV[1] candidate epoch   ARGV[2] log length
 -- ARGV[3] collection   ARGV[4] msgpack map of the data   ARGV[5] msgpack write spec
 --   {x = {{index, kind, value}...}, u = {{key, value}...}, f = {{collection, id}...},
---    by = actor id, ev = event type or nil}
+--    by = actor id, ev = event type or nil,
+--    aud = {users, members_of} or nil: the event's audience}
 -- ARGV[6] msgpack actor   ARGV[7] msgpack map of the event data (or '')
 -- returns {'ok', id, blob} | {'taken', i, holder id, holder blob} | {'unresolved', i}.
 -- Keys: the collection's record keys, log.
@@ -27,6 +28,6 @@ local r = {
 store_record(c, r)
 index(c, r, spec)
 if spec.ev then
-  record_event(spec.ev, ARGV[6], r, ARGV[7])
+  record_event(spec.ev, ARGV[6], r, ARGV[7], spec.aud)
 end
 return { 'ok', r.id, r.blob }

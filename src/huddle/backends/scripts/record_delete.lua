@@ -42,6 +42,6 @@ for _, d in ipairs(spec.drop or {}) do
   drop_index(d[1], d[2])
 end
 if spec.ev then
-  record_event(spec.ev, ARGV[6], r, ARGV[7])
+  record_event(spec.ev, ARGV[6], r, ARGV[7], spec.aud)
 end
 return { 'ok', r.blob }

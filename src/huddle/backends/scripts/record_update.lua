@@ -38,6 +38,6 @@ for _, d in ipairs(spec.drop or {}) do
   drop_index(d[1], d[2])
 end
 if spec.ev then
-  record_event(spec.ev, ARGV[7], r, ARGV[8])
+  record_event(spec.ev, ARGV[7], r, ARGV[8], spec.aud)
 end
 return { 'ok', r.blob }
