@@ -12,7 +12,8 @@ collection tells it, on every write, how the record appears in the collection's 
 
 Every write is one atomic step in the backend, together with its lock check (`Guard`), its
 version check and the event it emits, so an index never points at a missing record, a unique
-key is never held twice, and a stale lease never overwrites the next holder's work.
+key is never held twice, and a stale lease never overwrites the next holder's work. A batch
+(`CreateOp`, `UpdateOp`, `DeleteOp`) makes several writes, on any collections, one such step.
 """
 
 from __future__ import annotations
@@ -246,6 +247,60 @@ UpdateOutcome = StoredRecord | Missing | VersionChanged | Locked | Stale | Taken
 DeleteOutcome = StoredRecord | Missing | VersionChanged | Locked | Stale | NotEmpty
 
 
+# --- batches: several writes, across collections, in one atomic step --------------------------
+
+#: The most operations one batch (and one `reserve`) may hold: a batch is one Lua script on
+#: Redis, which blocks every other command while it runs. More is a caller's mistake.
+BATCH_LIMIT: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOp:
+    """Create a record, as `RecordStore.create` does: under the collection's next id, or,
+    with `record_id`, under that id, which `RecordStore.reserve` must have handed out (so a
+    batch can create a record and, by that id, records referring to it)."""
+
+    collection: str
+    write: RecordWrite
+    record_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOp:
+    """Update a record, as `RecordStore.update` does (no `drop_indexes` in a batch)."""
+
+    collection: str
+    record_id: int
+    version: int
+    write: RecordWrite
+    guard: Guard | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOp:
+    """Delete a record, as `RecordStore.delete` does (no cascade in a batch)."""
+
+    collection: str
+    record_id: int
+    version: int | None
+    event: RecordEvent | None
+    guard: Guard | None = None
+
+
+BatchOp = CreateOp | UpdateOp | DeleteOp
+BatchOutcome = Taken | Unresolved | Missing | VersionChanged | Locked | Stale
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRefused:
+    """The batch changed nothing: its op `index` (from 0, the first that would fail, checked
+    after the ops before it) is refused with `outcome`, the answer that op alone would get
+    from the store as the earlier ops would have left it."""
+
+    index: int
+    outcome: BatchOutcome
+
+
 @dataclass(frozen=True, slots=True)
 class Cascade:
     """What deleting a record does to other collections: `drop` collections are deleted whole
@@ -319,6 +374,34 @@ def check_write(write: RecordWrite) -> None:
     check_index_names(names)
     if len(set(names)) != len(names):
         raise ValueError(f"a record has one entry per index, got {names}")
+
+
+def check_batch(ops: Sequence[BatchOp]) -> None:
+    """ValueError for a batch a service should never send: no op, more than BATCH_LIMIT, a
+    `record_id` below 1 on a create, or any op's write or event failing `check_write` or
+    `check_event`."""
+    if not ops:
+        raise ValueError("a batch holds at least one op")
+    if len(ops) > BATCH_LIMIT:
+        raise ValueError(f"a batch holds at most {BATCH_LIMIT} ops, got {len(ops)}")
+    for op in ops:
+        if isinstance(op, DeleteOp):
+            if op.event is not None:
+                check_event(op.event)
+            continue
+        check_write(op.write)
+        if isinstance(op, CreateOp) and op.record_id is not None and op.record_id < 1:
+            raise ValueError(f"record ids start at 1, got {op.record_id}")
+
+
+def check_reserve(count: int) -> None:
+    if not 1 <= count <= BATCH_LIMIT:
+        raise ValueError(f"reserve 1 to {BATCH_LIMIT} ids at a time, not {count}")
+
+
+def unreserved(collection: str, record_id: int) -> ValueError:
+    """The mistake of a `CreateOp` naming an id `reserve` never handed out."""
+    return ValueError(f"record id {record_id} of {collection!r} was never reserved")
 
 
 def check_index_names(names: Sequence[str]) -> None:

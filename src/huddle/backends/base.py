@@ -64,6 +64,8 @@ from ..models import (
     UserPresence,
 )
 from ..records import (
+    BatchOp,
+    BatchRefused,
     Cascade,
     CollectionCount,
     CreateOutcome,
@@ -270,6 +272,45 @@ class RecordStore(Protocol):
         (None: any). Checks the guard, existence, the version, then `cascade.require_empty`;
         then drops `cascade.drop` collections and `cascade.drop_indexes`. Answers the record
         as it was."""
+        ...
+
+    async def reserve(self, ws: WorkspaceKey, collection: str, count: int) -> list[int]:
+        """`count` (1 to `BATCH_LIMIT`) new ids of the collection, in increasing order, from
+        the counter `create` uses: neither `create` nor another `reserve` hands them out
+        again. No record is made; an id whose batch never came is simply never used. A
+        `CreateOp` with `record_id` makes the record under one of them."""
+        ...
+
+    async def batch(
+        self, ws: WorkspaceKey, ops: Sequence[BatchOp]
+    ) -> tuple[StoredRecord, ...] | BatchRefused:
+        """Apply `ops` (`CreateOp`, `UpdateOp`, `DeleteOp`, on any collections) as one atomic
+        step: all of them, in order, or none.
+
+        Each op is checked as its single-record call checks it (guard, existence, version,
+        unique keys, references, in that order), against the store as the ops before it in
+        the batch leave it: a unique value an earlier op claims is `Taken` (its holder the
+        earlier op's record as it would be stored) and one it releases is free; a reference
+        may name a record created earlier in the batch (under a reserved id) and one deleted
+        earlier is `Unresolved`; a record created earlier may be updated (at version 1) or
+        deleted. The first op that would fail refuses the whole batch: `BatchRefused` with
+        its index and the outcome; nothing of the batch happened (a guard that met an
+        expired lease has still ended it, with `lock.expired`, as any write does).
+
+        On success the answer is one record per op, in order: as written (for a delete, as it
+        was). Every op's event is appended to the log in op order, one after another with no
+        other event between them; all carry the same time.
+
+        `CreateOp.record_id` must be an id `reserve` handed out: one above the collection's
+        counter is a caller's mistake (ValueError, checked for every op before any guard or
+        refusal, nothing changed). A create under an id that holds a record (a reserved id
+        used twice, or a batch retried after it was applied unanswered) is a compare-and-set
+        from "no record" that failed: `VersionChanged` with that record. The store does not
+        remember which reserved ids were used, so the caller uses each once: an id whose
+        record was deleted would be created again.
+
+        Mistakes raise ValueError before anything is read: no op, more than `BATCH_LIMIT`,
+        or an op failing the single calls' checks (`check_batch`)."""
         ...
 
     async def get(

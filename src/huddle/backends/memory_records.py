@@ -23,9 +23,14 @@ from ..ids import WorkspaceKey
 from ..records import (
     ID_WIDTH,
     SYSTEM_INDEXES,
+    BatchOp,
+    BatchOutcome,
+    BatchRefused,
     Cascade,
     CollectionCount,
+    CreateOp,
     CreateOutcome,
+    DeleteOp,
     DeleteOutcome,
     Guard,
     IndexKind,
@@ -46,13 +51,17 @@ from ..records import (
     Unresolved,
     UpdateOutcome,
     VersionChanged,
+    check_batch,
     check_event,
     check_index_names,
+    check_reserve,
     check_write,
     guard_refusal,
     score_of,
     text_key,
+    unreserved,
 )
+from .memory_batch import BatchView
 from .memory_state import Store, WorkspaceState
 
 Prefix = float | bytes
@@ -321,6 +330,86 @@ class MemoryRecords:
         _drop_indexes(w, cascade.drop_indexes)
         self._emit(w, event, old, now)
         return _copy_record(old)
+
+    async def reserve(self, ws: WorkspaceKey, collection: str, count: int) -> list[int]:
+        check_reserve(count)
+        self._store.check_open()
+        c = self._store.workspace(ws).collections.setdefault(collection, CollectionState())
+        first = c.last_id + 1
+        c.last_id += count
+        return list(range(first, c.last_id + 1))
+
+    async def batch(
+        self, ws: WorkspaceKey, ops: Sequence[BatchOp]
+    ) -> tuple[StoredRecord, ...] | BatchRefused:
+        check_batch(ops)
+        entries = [[] if isinstance(op, DeleteOp) else _checked_write(op.write) for op in ops]
+        store = self._store
+        now = store.now()
+        view = BatchView(store.workspaces.get(ws))
+        for op in ops:
+            reserved = view.counter(op.collection)
+            if isinstance(op, CreateOp) and op.record_id is not None and op.record_id > reserved:
+                raise unreserved(op.collection, op.record_id)
+        planned: list[StoredRecord] = []
+        for i, op in enumerate(ops):
+            outcome = self._plan(ws, view, op, now)
+            if not isinstance(outcome, StoredRecord):
+                return BatchRefused(i, outcome)
+            planned.append(outcome)
+        # every op passed: apply them in order, as the view saw them
+        w = store.workspace(ws)
+        for op, record, op_entries in zip(ops, planned, entries, strict=True):
+            c = w.collections.setdefault(op.collection, CollectionState())
+            if isinstance(op, DeleteOp):
+                c.remove(record.id)
+                self._emit(w, op.event, record, now)
+                continue
+            c.last_id = max(c.last_id, record.id)
+            c.put(record, op_entries, op.write.unique)
+            self._emit(w, op.write.event, record, now)
+        return tuple(_copy_record(record) for record in planned)
+
+    def _plan(
+        self, ws: WorkspaceKey, view: BatchView, op: BatchOp, now: int
+    ) -> StoredRecord | BatchOutcome:
+        """The record `op` would write (for a delete: remove) on the store as `view` shows
+        it, entered in `view`; or its refusal, the single-record call's answer."""
+        if not isinstance(op, CreateOp) and op.guard is not None:
+            refused = self._guard(self._store.workspaces.get(ws), op.guard, now)
+            if refused is not None:
+                return refused
+        c, rid = op.collection, op.record_id
+        old = None if rid is None else view.record(c, rid)
+        if isinstance(op, CreateOp):
+            if old is not None:  # a create under an id is a compare-and-set from "no record"
+                return VersionChanged(_copy_record(old))
+            actor = op.write.actor.id
+            data = _plain_map(op.write.data)
+            record = StoredRecord(c, rid or view.next_id(c), 1, now, now, actor, actor, data)
+        elif old is None:
+            return Missing()
+        elif op.version is not None and old.version != op.version:
+            return VersionChanged(_copy_record(old))
+        elif isinstance(op, DeleteOp):
+            view.remove(c, old.id)
+            return old
+        else:
+            record = replace(
+                old,
+                version=old.version + 1,
+                updated_at_ms=now,
+                updated_by=op.write.actor.id,
+                data=_plain_map(op.write.data),
+            )
+        taken = view.taken(c, op.write.unique, record.id)
+        if taken is not None:
+            return Taken(taken[0], _copy_record(taken[1]))
+        missing = view.unresolved(op.write.references)
+        if missing is not None:
+            return Unresolved(missing)
+        view.put(record, op.write.unique)
+        return record
 
     async def get(
         self, ws: WorkspaceKey, collection: str, record_ids: Sequence[int]

@@ -2,7 +2,8 @@
 
 The key layout is in `scripts/_lib.lua` (records section). Each write is one script that checks
 the guard, the version, unique values and references, then writes the record, its index
-entries and its event, so nothing is ever half applied.
+entries and its event, so nothing is ever half applied. A batch is one script too
+(`record_batch.lua`): it checks every op before it writes any.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import msgpack
 
 from ..ids import WorkspaceKey
 from ..records import (
+    BatchOp,
+    BatchRefused,
     Cascade,
     CollectionCount,
     CreateOutcome,
+    DeleteOp,
     DeleteOutcome,
     Guard,
     Locked,
@@ -31,15 +35,19 @@ from ..records import (
     Taken,
     UniqueKey,
     Unresolved,
+    UpdateOp,
     UpdateOutcome,
     VersionChanged,
+    check_batch,
     check_event,
     check_index_names,
+    check_reserve,
     check_write,
     score_of,
     text_key,
+    unreserved,
 )
-from .redis_codec import decode_lock, encode_actor, pack, reply_list
+from .redis_codec import decode_lock, encode_actor, pack, reply_int, reply_list
 from .redis_scripts import Runner
 
 
@@ -124,6 +132,52 @@ class RedisRecords:
         if verdict == "not_empty":
             return NotEmpty(cascade.require_empty[reply[1] - 1], reply[2])
         return _refusal(collection, record_id, verdict, reply)
+
+    async def reserve(self, ws: WorkspaceKey, collection: str, count: int) -> list[int]:
+        check_reserve(count)
+        reply = await self._runner.run(ws, "record_reserve", collection, count)
+        return [reply_int(record_id) for record_id in reply_list(reply)]
+
+    async def batch(
+        self, ws: WorkspaceKey, ops: Sequence[BatchOp]
+    ) -> tuple[StoredRecord, ...] | BatchRefused:
+        check_batch(ops)
+        specs: list[dict[str, Any]] = []
+        args: list[bytes] = []
+        for op in ops:
+            if isinstance(op, DeleteOp):
+                spec: dict[str, Any] = {
+                    "k": "d",
+                    "v": op.version,
+                    "g": _guard_spec(op.guard),
+                    "ev": None if op.event is None else op.event.type,
+                }
+                args += [b"", *_event_args(op.event)]
+            else:
+                spec = _write_spec(op.write)
+                if isinstance(op, UpdateOp):
+                    spec.update(k="u", v=op.version, g=_guard_spec(op.guard))
+                else:
+                    spec.update(k="c")
+                args += [pack(dict(op.write.data)), *_event_args(op.write.event)]
+            spec.update(c=op.collection, id=op.record_id)
+            specs.append(spec)
+        reply = reply_list(await self._runner.run(ws, "record_batch", pack(specs), *args))
+        verdict = reply[0].decode()
+        if verdict == "ok":
+            return tuple(
+                decode_record(op.collection, reply[1 + 2 * i], reply[2 + 2 * i])
+                for i, op in enumerate(ops)
+            )
+        index = reply_int(reply[1]) - 1
+        op = ops[index]
+        if verdict == "unreserved":
+            raise unreserved(op.collection, op.record_id or 0)
+        single = [reply[0], *reply[2:]]  # the single script's answer
+        if verdict in ("taken", "unresolved") and not isinstance(op, DeleteOp):
+            return BatchRefused(index, _claim_refusal(op.collection, op.write, single))
+        record_id = op.record_id or 0  # a create is refused by id only when it named one
+        return BatchRefused(index, _refusal(op.collection, record_id, verdict, single))
 
     async def get(
         self, ws: WorkspaceKey, collection: str, record_ids: Sequence[int]

@@ -86,6 +86,8 @@ WORKSPACE_SCRIPTS: Final = (
     "record_create",
     "record_update",
     "record_delete",
+    "record_reserve",
+    "record_batch",
     "records_find",
     "records_query",
     "records_count",

@@ -335,8 +335,13 @@ local function record_of(c, id)
   }
 end
 
+-- The stored blob of record r (also what a batch answers for a record it has yet to write).
+local function record_blob(r)
+  return cmsgpack.pack({ r.version, r.created, r.updated, r.created_by, r.updated_by }) .. r.data
+end
+
 local function store_record(c, r)
-  r.blob = cmsgpack.pack({ r.version, r.created, r.updated, r.created_by, r.updated_by }) .. r.data
+  r.blob = record_blob(r)
   redis.call('HSET', rkey('r', c), r.id, r.blob)
 end
 
@@ -458,6 +463,16 @@ local function drop_collection(c)
     redis.call('UNLINK', rindex(c, name))
   end
   redis.call('UNLINK', rkey('r', c), rkey('rk', c), rkey('rid', c), rkey('rxs', c))
+end
+
+-- Remove record `id` of collection c: its index entries, unique values and blob.
+local function remove_record(c, id)
+  unindex(c, id)
+  local p = pid(id)
+  for _, name in ipairs(SYSTEM_INDEXES) do
+    redis.call('ZREM', rindex(c, name), p)
+  end
+  redis.call('HDEL', rkey('r', c), id)
 end
 
 -- ---------------------------------------------------------------------------------------------

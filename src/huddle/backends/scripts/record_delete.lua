@@ -29,12 +29,7 @@ for i, other in ipairs(spec.empty or {}) do
     return { 'not_empty', i, count }
   end
 end
-unindex(c, id)
-local p = pid(id)
-for _, name in ipairs(SYSTEM_INDEXES) do
-  redis.call('ZREM', rindex(c, name), p)
-end
-redis.call('HDEL', rkey('r', c), id)
+remove_record(c, id)
 for _, other in ipairs(spec.dropc or {}) do
   drop_collection(other)
 end
