@@ -10,7 +10,7 @@ import asyncio
 from huddle.backends.base import Backend, Subscription
 from huddle.hub.audience import Reader
 from huddle.models import MEMBERSHIP_CHANGED, Audience, Event, EventDraft
-from huddle.records import RecordEvent, RecordWrite, StoredRecord
+from huddle.records import CreateOp, DeleteOp, RecordEvent, RecordWrite, StoredRecord
 from tests.support.contract import ANA_ACTOR, WS, draft, log_of
 
 GET_TIMEOUT = 5.0
@@ -106,3 +106,24 @@ async def test_a_reader_applies_membership_changes_in_log_order(backend: Backend
     ben, cleo = Reader("ben"), Reader("cleo", frozenset({"dept:1"}))
     assert [ben.sees(e) for e in events] == [False, True, True, True, False]
     assert [cleo.sees(e) for e in events] == [True, False, True, False, True]
+
+
+async def test_batch_events_carry_each_op_audience(backend: Backend) -> None:
+    chat = RecordEvent("chat.created", ANA_ACTOR, {}, audience=PRIVATE)
+    note = RecordEvent("chat.noted", ANA_ACTOR, {})
+    [chat_id] = await backend.records.reserve(WS, "chat", 1)
+    done = await backend.records.batch(
+        WS,
+        [
+            CreateOp("chat", RecordWrite({"t": 1}, ANA_ACTOR, chat), record_id=chat_id),
+            CreateOp("note", RecordWrite({"t": 2}, ANA_ACTOR, note)),
+            DeleteOp("chat", chat_id, 1, RecordEvent("chat.deleted", ANA_ACTOR, {}, PRIVATE)),
+        ],
+    )
+    assert isinstance(done, tuple)
+    stored = (await backend.log.read(WS, 0, 10)).events
+    assert [(e.type, e.audience) for e in stored] == [
+        ("chat.created", PRIVATE),
+        ("chat.noted", None),
+        ("chat.deleted", PRIVATE),
+    ]

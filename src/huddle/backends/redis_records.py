@@ -151,6 +151,7 @@ class RedisRecords:
                     "v": op.version,
                     "g": _guard_spec(op.guard),
                     "ev": None if op.event is None else op.event.type,
+                    "aud": _audience_spec(op.event),
                 }
                 args += [b"", *_event_args(op.event)]
             else:

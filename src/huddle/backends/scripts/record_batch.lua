@@ -197,7 +197,7 @@ for i, op in ipairs(ops) do
     index(c, r, op)
   end
   if op.ev then
-    record_event(op.ev, argv_of(i, 1), r, argv_of(i, 2))
+    record_event(op.ev, argv_of(i, 1), r, argv_of(i, 2), op.aud)
   end
   reply[#reply + 1] = r.id
   reply[#reply + 1] = r.blob
