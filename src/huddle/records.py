@@ -7,6 +7,9 @@ collection tells it, on every write, how the record appears in the collection's 
 
 * an **index** orders and filters records by one value, either a number (`"n"`: the value is a
   double, nulls first) or a text (`"s"`: byte order of the UTF-8 value, nulls first);
+* a **multi-valued index** (`"m"`) holds a record once per distinct text of a tuple (tags,
+  options): it filters (`Filter`: the tuple holds a text; `AnyOf`: it holds one of several)
+  but neither sorts nor ranges, since a record has no one place in it;
 * a **unique key** maps a canonical text to at most one record of the collection;
 * a **reference** names a record of another collection that must exist when the write happens.
 
@@ -25,8 +28,16 @@ from typing import Any, Final, Literal
 from .ids import EntityRef
 from .models import Actor, Audience, Lock
 
-IndexKind = Literal["n", "s"]
+IndexKind = Literal["n", "s", "m"]
+#: One value of an index: a number or null (`"n"`), a text or null (`"s"`), or one of the texts
+#: a multi-valued index holds (`"m"`, never null).
 IndexValue = int | float | str | None
+#: The texts a record has in a multi-valued index (`"m"`): duplicates count once; empty puts the
+#: record nowhere in that index.
+IndexValues = tuple[str, ...]
+#: Where a value sits in an index: a numeric index's score, or the text key of a text (see
+#: `text_key`); the prefix of the index's members, before the record id.
+IndexKey = float | bytes
 
 #: Index names the store maintains itself on every collection: `id`, `created_at`, `updated_at`
 #: (all numeric). A service's own indexes may not use them.
@@ -38,6 +49,9 @@ SYSTEM_EVENT_KEYS: Final = ("id", "version", "created_at_ms", "updated_at_ms")
 #: Width of the zero-padded record id that ends every index member, so that ties in an index
 #: are ordered by id (byte order of equal-width decimals is numeric order).
 ID_WIDTH: Final = 16
+
+#: The most values one `AnyOf` may list: each costs a count and a read of the index in a query.
+ANY_OF_LIMIT: Final = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +70,13 @@ class StoredRecord:
 
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
-    """Where a record sits in one index of its collection: `value` None sorts first."""
+    """Where a record sits in one index of its collection: `value` None sorts first. For a
+    multi-valued index (`"m"`) `value` is a tuple of texts: the record is in the index once
+    per distinct text, and nowhere in it when the tuple is empty."""
 
     name: str
     kind: IndexKind
-    value: IndexValue
+    value: IndexValue | IndexValues
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +144,8 @@ class Guard:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """Records whose index `name` (of `kind`) holds exactly `value`."""
+    """Records whose index `name` (of `kind`) holds exactly `value`; for a multi-valued index,
+    records whose texts include `value` (a text: such an index holds no null)."""
 
     name: str
     kind: IndexKind
@@ -136,16 +153,30 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Records whose index `name` (of `kind`) holds any of `values`: for `"n"` and `"s"` the
+    record's value is one of them (None among them matches null); for `"m"` one of the
+    record's texts is. A record matching several values is still one match; no values match
+    nothing. At most `ANY_OF_LIMIT` values."""
+
+    name: str
+    kind: IndexKind
+    values: Sequence[IndexValue]
+
+
+@dataclass(frozen=True, slots=True)
 class Range:
     """Records whose numeric index `name` lies between `low` and `high` (None: unbounded on
     that side); `open_low` / `open_high` leave the bound itself out. A null value (scored -inf)
-    is in no range."""
+    is in no range. `kind` must be `"n"`: it is there so that a range on a text or
+    multi-valued index is refused (ValueError) rather than read."""
 
     name: str
     low: float | None = None
     high: float | None = None
     open_low: bool = False
     open_high: bool = False
+    kind: IndexKind = "n"
 
     def holds(self, score: float) -> bool:
         if score == float("-inf"):
@@ -159,10 +190,11 @@ class Range:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """One page of a collection: records matching every filter and range (and, when `ids` is
-    given, one of those ids), ordered by the index `sort` (ties by id, in the same direction).
-    A range on the sort index with `offset` paging reads "everything up to a time" in a stable
-    order: equal scores are ordered by id."""
+    """One page of a collection: records matching every filter, range and any-of (and, when
+    `ids` is given, one of those ids), ordered by the index `sort` (ties by id, in the same
+    direction), each record once. A range on the sort index with `offset` paging reads
+    "everything up to a time" in a stable order: equal scores are ordered by id. The sort may
+    not be a multi-valued index (ValueError)."""
 
     sort: str = "id"
     sort_kind: IndexKind = "n"
@@ -172,6 +204,7 @@ class Query:
     filters: Sequence[Filter] = ()
     ids: Sequence[int] | None = None
     ranges: Sequence[Range] = ()
+    any_of: Sequence[AnyOf] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +377,34 @@ def text_member(value: IndexValue, record_id: int) -> bytes:
     return text_key(value) + b"\x00" + padded_id(record_id).encode()
 
 
+def index_key(kind: IndexKind, value: IndexValue) -> IndexKey:
+    """Where `value` sits in an index of `kind`: its score, or its text key. A multi-valued
+    index holds texts only (TypeError for anything else, null included)."""
+    if kind == "n":
+        return score_of(value)
+    if kind == "m" and not isinstance(value, str):
+        raise TypeError(f"a multi-valued index holds texts, got {value!r}")
+    return text_key(value)
+
+
+def entry_keys(entry: IndexEntry) -> tuple[IndexKey, ...]:
+    """The keys `entry` puts its record at: one, or for a multi-valued index one per distinct
+    text (none for an empty tuple). TypeError for a value of the wrong shape."""
+    value = entry.value
+    if entry.kind != "m":
+        if isinstance(value, tuple):
+            raise TypeError(f"index {entry.name!r} ({entry.kind}) holds one value, got {value!r}")
+        return (index_key(entry.kind, value),)
+    if not isinstance(value, tuple):
+        raise TypeError(f"multi-valued index {entry.name!r} needs a tuple of texts, got {value!r}")
+    return tuple(dict.fromkeys(index_key("m", text) for text in value))
+
+
+def any_of_keys(any_of: AnyOf) -> tuple[IndexKey, ...]:
+    """The distinct keys of `any_of.values` (3 and 3.0 are one score)."""
+    return tuple(dict.fromkeys(index_key(any_of.kind, value) for value in any_of.values))
+
+
 def guard_refusal(guard: Guard, lease: Lock | None) -> Locked | Stale | None:
     """What `guard` says of a write while `lease` (live, or None) is on its entity: the
     refusal, or None to go ahead. The Lua scripts apply the same rules (`_lib.lua`)."""
@@ -402,6 +463,27 @@ def check_reserve(count: int) -> None:
 def unreserved(collection: str, record_id: int) -> ValueError:
     """The mistake of a `CreateOp` naming an id `reserve` never handed out."""
     return ValueError(f"record id {record_id} of {collection!r} was never reserved")
+
+
+def check_query(query: Query) -> None:
+    """ValueError for a query a caller should never make: a sort by a multi-valued index, a
+    range on an index that is not numeric, an any-of of more than `ANY_OF_LIMIT` values; and
+    the errors of encoding its filter and any-of values (`index_key`)."""
+    if query.sort_kind == "m":
+        raise ValueError(
+            f"cannot sort by multi-valued index {query.sort!r}: a record has no one place in it"
+        )
+    for r in query.ranges:
+        if r.kind != "n":
+            raise ValueError(f"a range needs a numeric index; {r.name!r} is of kind {r.kind!r}")
+    for f in query.filters:
+        index_key(f.kind, f.value)
+    for a in query.any_of:
+        if len(a.values) > ANY_OF_LIMIT:
+            raise ValueError(
+                f"any-of on {a.name!r} lists {len(a.values)} values, at most {ANY_OF_LIMIT}"
+            )
+        any_of_keys(a)
 
 
 def check_index_names(names: Sequence[str]) -> None:

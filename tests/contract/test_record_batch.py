@@ -12,6 +12,7 @@ from huddle.backends.base import Backend
 from huddle.models import Actor, Granted, Holder, Lock
 from huddle.records import (
     BATCH_LIMIT,
+    AnyOf,
     BatchOp,
     BatchOutcome,
     BatchRefused,
@@ -662,3 +663,32 @@ async def test_concurrent_batches_claiming_one_value_admit_exactly_one(
     assert len(events) == 3 * ROUNDS
     rounds = [(e.data["note"]["round"], e.data["note"]["side"]) for e in events]
     assert rounds == [(k, winners[k]) for k in range(ROUNDS) for _ in range(3)]
+
+
+async def test_a_batch_writes_and_replaces_multi_valued_entries(backend: Backend) -> None:
+    """A batch's writes enter multi-valued indexes as single writes do, and a later op of
+    the same batch replacing the list leaves only the new values."""
+    actor = Actor("user", "ana", "Ana")
+
+    def tagged(*tags: str) -> RecordWrite:
+        return RecordWrite({"tags": list(tags)}, actor, None, (IndexEntry("tags", "m", tags),))
+
+    [rid] = await backend.records.reserve(WS, "post", 1)
+    done = await backend.records.batch(
+        WS,
+        [
+            CreateOp("post", tagged("a", "b"), record_id=rid),
+            CreateOp("post", tagged("b", "c")),
+            UpdateOp("post", rid, 1, tagged("c", "d")),
+        ],
+    )
+    assert isinstance(done, tuple)
+
+    async def tagged_with(*values: str) -> list[int]:
+        page = await backend.records.query(WS, "post", Query(any_of=(AnyOf("tags", "m", values),)))
+        return [r.id for r in page.records]
+
+    assert await tagged_with("a") == []
+    assert await tagged_with("b") == [done[1].id]
+    assert await tagged_with("c") == sorted([rid, done[1].id])
+    assert await tagged_with("d", "c") == sorted([rid, done[1].id])

@@ -756,6 +756,8 @@ async def test_ids_restrict_the_matches(backend: Backend) -> None:
     assert ([r.id for r in page.records], page.total) == ([2, 3, 4], 3)
     q = Query(sort="rank", ids=[1, 2, 4, 5], filters=[Filter("rank", "n", 3)])
     assert await ids_of(backend, q) == [1, 4]
+    # the matches of a filter more selective than the ids are still restricted to them
+    assert await ids_of(backend, Query(ids=[1, 2, 3], filters=[Filter("rank", "n", 2.5)])) == []
     assert await backend.records.query(WS, NOTES, Query(ids=[])) == Page((), 0)
 
 

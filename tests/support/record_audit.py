@@ -2,8 +2,9 @@
 
 The Redis record store keeps one record in several keys (the layout is at the top of
 `huddle/backends/scripts/_lib.lua`): the record's blob in `:r:<c>`, a member per index in
-`:rx:<c>:<index>`, its unique values in `:ru:<c>:<key>`, and in `:rk:<c>` the list of the index
-members and unique values its last write made. Every write changes all of them in one script.
+`:rx:<c>:<index>` (one per distinct text in a multi-valued index), its unique values in
+`:ru:<c>:<key>`, and in `:rk:<c>` the list of the index members and unique values its last write
+made. Every write changes all of them in one script.
 A write applied in part (a script cut in two by a crash, a torn AOF tail loaded without
 reverting its transaction, an evicted key) leaves a trace this audit finds, read straight from
 the keys and not through Huddle, so a bug in the node's read path cannot hide one:
@@ -56,9 +57,10 @@ class Audit:
 
 @dataclass
 class _Written:
-    """A record's `:rk` entry: its index members by index, and its unique values."""
+    """A record's `:rk` entry: its index members by index (several in a multi-valued one), and
+    its unique values."""
 
-    members: dict[bytes, bytes]
+    members: dict[bytes, set[bytes]]
     unique: set[tuple[bytes, bytes]]
 
 
@@ -88,8 +90,11 @@ def _decode_written(blob: bytes) -> _Written:
     parts = list(unpacker)
     xs = parts[0] if parts else []
     us = parts[1] if len(parts) > 1 else []
+    members: dict[bytes, set[bytes]] = defaultdict(set)
+    for x in xs:
+        members[bytes(x[0])].add(bytes(x[1]))
     return _Written(
-        members={bytes(x[0]): bytes(x[1]) for x in xs},
+        members=dict(members),
         unique={(bytes(u[0]), _text(u[1])) for u in us},
     )
 
@@ -233,7 +238,7 @@ async def _audit_collection(
                 problems.append(f"{where}: index {name!r} holds {member!r}, not a record")
                 continue
             listed = written.get(found_id)
-            if listed is None or listed.members.get(name.encode()) != member:
+            if listed is None or member not in listed.members.get(name.encode(), set()):
                 problems.append(
                     f"{where}: index {name!r} holds {member!r}, which record {found_id}'s "
                     f":rk does not list ({None if listed is None else listed.members})"
@@ -242,8 +247,8 @@ async def _audit_collection(
             if (why := _member_problem(member, score, value)) is not None:
                 problems.append(f"{where}: record {found_id}, index {name!r}: {why}")
         for record_id, listed in written.items():
-            own = listed.members.get(name.encode())
-            if own is not None and f"x:{name}" in in_use and own not in entries:
+            own = listed.members.get(name.encode(), set())
+            if f"x:{name}" in in_use and not own <= entries.keys():
                 problems.append(f"{where}: record {record_id} missing from index {name!r}")
 
     # Unique values: each held by an existing record that lists it; each listed one is held.

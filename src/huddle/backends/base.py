@@ -326,10 +326,13 @@ class RecordStore(Protocol):
     async def query(self, ws: WorkspaceKey, collection: str, query: Query) -> Page:
         """One page and the number of all matching records, from one consistent view.
 
-        Without filters or ids the page is read straight from the sort index (its cost grows
-        with the offset and the page, not the collection). With filters, the matches of the
-        most selective filter are checked against the others and ordered by the sort index
-        (cost grows with those matches). A missing index is an empty one."""
+        Without filters, ranges, any-ofs or ids the page is read straight from the sort index
+        (its cost grows with the offset and the page, not the collection). Otherwise the
+        candidates of the most selective condition (an any-of counting the members of all its
+        values) are checked against the others, each record once, and ordered by the sort
+        index (cost grows with those candidates). A missing index is an empty one. ValueError
+        (or TypeError for a value of the wrong type) for a mistaken query (`check_query`),
+        before anything is read."""
         ...
 
     async def count(

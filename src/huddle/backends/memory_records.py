@@ -1,10 +1,11 @@
 """The memory backend's records: per collection, the records, their indexes and unique keys.
 
-Each index is a sorted list of `(prefix, id)` keys (`bisect`), plus a map of id to key:
+Each index is a sorted list of `(prefix, id)` keys (`bisect`), plus a map of id to its keys:
 
 * numeric: prefix `score_of(value)`, so the order is (score, id), nulls (-inf) first;
 * text: prefix `text_key(value)` (`0` for null, `1` + UTF-8), an order equal to that of
-  `text_member(value, id)` bytes, because a text holds no NUL and the ids are equal-width.
+  `text_member(value, id)` bytes, because a text holds no NUL and the ids are equal-width;
+* multi-valued: a text key per distinct text, so one id may have any number of keys.
 
 An unfiltered page is a slice of one list, O(log N + offset + limit); a value's records are a
 `bisect` range. Every operation reads the clock once and then runs without `await`, so it is one
@@ -33,8 +34,8 @@ from ..records import (
     DeleteOp,
     DeleteOutcome,
     Guard,
+    IndexKey,
     IndexKind,
-    IndexValue,
     Locked,
     Missing,
     NotEmpty,
@@ -51,20 +52,22 @@ from ..records import (
     Unresolved,
     UpdateOutcome,
     VersionChanged,
+    any_of_keys,
     check_batch,
     check_event,
     check_index_names,
+    check_query,
     check_reserve,
     check_write,
+    entry_keys,
     guard_refusal,
-    score_of,
-    text_key,
+    index_key,
     unreserved,
 )
 from .memory_batch import BatchView
 from .memory_state import Store, WorkspaceState
 
-Prefix = float | bytes
+Prefix = IndexKey
 SortKey = tuple[Prefix, int]
 IndexId = tuple[str, IndexKind]
 
@@ -72,40 +75,48 @@ IndexId = tuple[str, IndexKind]
 _AFTER_IDS: Final = 10**ID_WIDTH
 
 
-def _prefix(kind: IndexKind, value: IndexValue) -> Prefix:
-    return score_of(value) if kind == "n" else text_key(value)
-
-
 class SortedIndex:
-    """One index of one collection: sort keys in order, and each record's key."""
+    """One index of one collection: sort keys in order, and each record's keys (one, or in a
+    multi-valued index one per distinct text)."""
 
     __slots__ = ("by_id", "keys")
 
     def __init__(self) -> None:
         self.keys: list[SortKey] = []
-        self.by_id: dict[int, SortKey] = {}
+        self.by_id: dict[int, tuple[SortKey, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def put(self, key: SortKey) -> None:
-        record_id = key[1]
-        old = self.by_id.get(record_id)
-        if old == key:
+    def put(self, record_id: int, prefixes: Sequence[Prefix]) -> None:
+        """Place the record at exactly these (distinct) prefixes; none leaves the index."""
+        new = tuple((prefix, record_id) for prefix in prefixes)
+        old = self.by_id.get(record_id, ())
+        if old == new:
             return
-        if old is not None:
-            del self.keys[bisect_left(self.keys, old)]
-        insort(self.keys, key)
-        self.by_id[record_id] = key
+        for key in set(old).difference(new):
+            del self.keys[bisect_left(self.keys, key)]
+        for key in set(new).difference(old):
+            insort(self.keys, key)
+        if new:
+            self.by_id[record_id] = new
+        else:
+            self.by_id.pop(record_id, None)
 
     def discard(self, record_id: int) -> None:
-        old = self.by_id.pop(record_id, None)
-        if old is not None:
-            del self.keys[bisect_left(self.keys, old)]
+        for key in self.by_id.pop(record_id, ()):
+            del self.keys[bisect_left(self.keys, key)]
+
+    def key_of(self, record_id: int) -> SortKey | None:
+        """The record's key in a single-valued index (a sort index is never multi-valued)."""
+        keys = self.by_id.get(record_id)
+        return None if keys is None else keys[0]
 
     def holds(self, record_id: int, prefix: Prefix) -> bool:
-        key = self.by_id.get(record_id)
-        return key is not None and key[0] == prefix
+        return any(key[0] == prefix for key in self.by_id.get(record_id, ()))
+
+    def holds_any(self, record_id: int, prefixes: frozenset[Prefix]) -> bool:
+        return any(key[0] in prefixes for key in self.by_id.get(record_id, ()))
 
     def span_of(self, r: Range) -> tuple[int, int]:
         """The positions of the keys whose score `r` holds (a numeric index)."""
@@ -123,7 +134,7 @@ class SortedIndex:
         return start, max(start, end)
 
     def in_range(self, record_id: int, r: Range) -> bool:
-        key = self.by_id.get(record_id)
+        key = self.key_of(record_id)
         return key is not None and isinstance(key[0], float) and r.holds(key[0])
 
     def range_of(self, prefix: Prefix) -> tuple[int, int]:
@@ -172,20 +183,21 @@ class CollectionState:
     def put(
         self,
         record: StoredRecord,
-        entries: Sequence[tuple[IndexId, Prefix]],
+        entries: Sequence[tuple[IndexId, tuple[Prefix, ...]]],
         keys: Sequence[UniqueKey],
     ) -> None:
-        """Store a new or updated record with exactly these index entries and unique keys."""
+        """Store a new or updated record with exactly these index entries (each with its
+        prefixes: one, or any number in a multi-valued index) and unique keys."""
         rid = record.id
         self.records[rid] = record
         for name, value in zip(
             SYSTEM_INDEXES, (rid, record.created_at_ms, record.updated_at_ms), strict=True
         ):
-            self.indexes[(name, "n")].put((float(value), rid))
-        kept = {index_id for index_id, _ in entries}
+            self.indexes[(name, "n")].put(rid, (float(value),))
+        kept = {index_id: prefixes for index_id, prefixes in entries if prefixes}
         self._leave_indexes(rid, (i for i in self.entries.get(rid, ()) if i not in kept))
-        for index_id, prefix in entries:
-            self.indexes.setdefault(index_id, SortedIndex()).put((prefix, rid))
+        for index_id, prefixes in kept.items():
+            self.indexes.setdefault(index_id, SortedIndex()).put(rid, prefixes)
         self.entries[rid] = tuple(kept)
         self._release(rid)
         for key in keys:
@@ -201,8 +213,8 @@ class CollectionState:
         self._release(rid)
 
     def drop_index(self, name: str) -> None:
-        """Forget index `name` (of either kind) and the unique keys named the same."""
-        for kind in ("n", "s"):
+        """Forget index `name` (of any kind) and the unique keys named the same."""
+        for kind in ("n", "s", "m"):
             index = self.indexes.pop((name, kind), None)
             for rid in () if index is None else index.by_id:
                 self.entries[rid] = tuple(i for i in self.entries[rid] if i[0] != name)
@@ -424,16 +436,17 @@ class MemoryRecords:
         return None if c is None or holder is None else _copy_record(c.records[holder])
 
     async def query(self, ws: WorkspaceKey, collection: str, query: Query) -> Page:
+        check_query(query)
         c = self._collection(ws, collection)
         order = None if c is None else c.indexes.get((query.sort, query.sort_kind))
         if c is None or order is None:
             return Page((), 0)
-        if not query.filters and not query.ranges and query.ids is None:
+        if not query.filters and not query.ranges and not query.any_of and query.ids is None:
             ids = order.page(query.offset, query.limit, query.descending)
             total = len(order)
         else:
             keys = sorted(
-                (order.by_id[rid] for rid in _matches(c, query) if rid in order.by_id),
+                (key for rid in _matches(c, query) if (key := order.key_of(rid)) is not None),
                 reverse=query.descending,
             )
             ids = [key[1] for key in keys[query.offset : query.offset + query.limit]]
@@ -483,10 +496,10 @@ class MemoryRecords:
 # --- checks made before anything is read: mistakes of the caller, raised on every backend ---
 
 
-def _checked_write(write: RecordWrite) -> list[tuple[IndexId, Prefix]]:
-    """The write's index entries as (index, sort prefix); ValueError/TypeError if malformed."""
+def _checked_write(write: RecordWrite) -> list[tuple[IndexId, tuple[Prefix, ...]]]:
+    """The write's index entries as (index, sort prefixes); ValueError/TypeError if malformed."""
     check_write(write)
-    return [((e.name, e.kind), _prefix(e.kind, e.value)) for e in write.indexes]
+    return [((e.name, e.kind), entry_keys(e)) for e in write.indexes]
 
 
 def _check_dropped(pairs: Sequence[tuple[str, str]]) -> None:
@@ -513,20 +526,33 @@ def _drop_indexes(w: WorkspaceState, pairs: Sequence[tuple[str, str]]) -> None:
 
 
 def _matches(c: CollectionState, query: Query) -> list[int]:
-    """Ids matching every filter and `query.ids`, checked from the smallest candidate set."""
+    """Ids matching every filter, range, any-of and `query.ids`, each once, checked from the
+    smallest candidate set."""
     tests: list[tuple[SortedIndex, Prefix]] = []
     smallest: list[int] | None = None
+    wanted: frozenset[int] | None = None
     if query.ids is not None:
         smallest = [rid for rid in dict.fromkeys(query.ids) if rid in c.records]
+        wanted = frozenset(smallest)
     for f in query.filters:
         index = c.indexes.get((f.name, f.kind))
         if index is None:
             return []
-        prefix = _prefix(f.kind, f.value)
+        prefix = index_key(f.kind, f.value)
         tests.append((index, prefix))
         start, end = index.range_of(prefix)
         if smallest is None or end - start < len(smallest):
             smallest = [key[1] for key in index.keys[start:end]]
+    alternatives: list[tuple[SortedIndex, frozenset[Prefix]]] = []
+    for a in query.any_of:
+        index = c.indexes.get((a.name, a.kind))
+        if index is None or not a.values:
+            return []
+        prefixes = any_of_keys(a)
+        alternatives.append((index, frozenset(prefixes)))
+        spans = [index.range_of(prefix) for prefix in prefixes]
+        if smallest is None or sum(end - start for start, end in spans) < len(smallest):
+            smallest = _union(index, spans)
     ranged: list[tuple[SortedIndex, Range]] = []
     for r in query.ranges:
         index = c.indexes.get((r.name, "n"))
@@ -541,9 +567,16 @@ def _matches(c: CollectionState, query: Query) -> list[int]:
     return [
         rid
         for rid in smallest
-        if all(index.holds(rid, p) for index, p in tests)
+        if (wanted is None or rid in wanted)
+        and all(index.holds(rid, p) for index, p in tests)
         and all(index.in_range(rid, r) for index, r in ranged)
+        and all(index.holds_any(rid, ps) for index, ps in alternatives)
     ]
+
+
+def _union(index: SortedIndex, spans: Sequence[tuple[int, int]]) -> list[int]:
+    """The ids at these positions of `index`, each once (a record may hold several values)."""
+    return list(dict.fromkeys(index.keys[i][1] for start, end in spans for i in range(start, end)))
 
 
 def _plain(value: Any) -> Any:

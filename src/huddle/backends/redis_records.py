@@ -23,6 +23,8 @@ from ..records import (
     DeleteOp,
     DeleteOutcome,
     Guard,
+    IndexEntry,
+    IndexKey,
     Locked,
     Missing,
     NotEmpty,
@@ -38,13 +40,15 @@ from ..records import (
     UpdateOp,
     UpdateOutcome,
     VersionChanged,
+    any_of_keys,
     check_batch,
     check_event,
     check_index_names,
+    check_query,
     check_reserve,
     check_write,
-    score_of,
-    text_key,
+    entry_keys,
+    index_key,
     unreserved,
 )
 from .redis_codec import decode_lock, encode_actor, pack, reply_int, reply_list
@@ -200,15 +204,17 @@ class RedisRecords:
         return decode_record(collection, reply[0], reply[1])
 
     async def query(self, ws: WorkspaceKey, collection: str, query: Query) -> Page:
+        check_query(query)
         spec: dict[str, Any] = {
             "sort": query.sort,
             "kind": query.sort_kind,
             "desc": query.descending,
             "offset": query.offset,
             "limit": query.limit,
-            "filters": [[f.name, f.kind, _index_value(f.kind, f.value)] for f in query.filters],
+            "filters": [[f.name, f.kind, _wire(index_key(f.kind, f.value))] for f in query.filters],
             "ids": None if query.ids is None else list(query.ids),
             "ranges": [[r.name, r.low, r.high, r.open_low, r.open_high] for r in query.ranges],
+            "any": [[a.name, a.kind, [_wire(k) for k in any_of_keys(a)]] for a in query.any_of],
         }
         reply = await self._runner.run(ws, "records_query", collection, pack(spec))
         reply = reply_list(reply)
@@ -251,16 +257,22 @@ def decode_record(collection: str, record_id: int, blob: object) -> StoredRecord
     )
 
 
-def _index_value(kind: str, value: Any) -> str:
-    if kind == "n":
-        return repr(score_of(value))
-    return text_key(value).decode()
+def _wire(key: IndexKey) -> str:
+    """An index key as the scripts take it: a score as text (`-inf` for null), or a text key."""
+    return repr(key) if isinstance(key, float) else key.decode()
+
+
+def _entry_spec(entry: IndexEntry) -> list[Any]:
+    """[index, kind, value]: a score or a text key; for a multi-valued index, a list of the
+    distinct text keys."""
+    keys = [_wire(key) for key in entry_keys(entry)]
+    return [entry.name, entry.kind, keys if entry.kind == "m" else keys[0]]
 
 
 def _write_spec(write: RecordWrite) -> dict[str, Any]:
     check_write(write)
     return {
-        "x": [[x.name, x.kind, _index_value(x.kind, x.value)] for x in write.indexes],
+        "x": [_entry_spec(x) for x in write.indexes],
         "u": [[u.name, u.value] for u in write.unique],
         "f": [[ref.collection, ref.id, ref.version] for ref in write.references],
         "by": write.actor.id,

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidInput, Problem
-from ..records import IndexEntry, IndexValue, Reference, UniqueKey
+from ..records import Filter, IndexEntry, IndexValue, Reference, UniqueKey
 from .field_types import (
     FIELD_TYPE_TABLE,
     FIELD_TYPES,
@@ -116,6 +116,11 @@ def index_entries(fields: Sequence[FieldSpec], stored: Mapping[str, Any]) -> lis
         for spec in fields
         if spec.indexed
     ]
+
+
+def index_filter(spec: FieldSpec, value: Any) -> Filter:
+    """The filter on `spec`'s index that matches records holding `value` (canonical, or None)."""
+    return Filter(spec.key, TYPE_ROWS[spec.type].index_kind, _index_value(spec, value))
 
 
 def _index_value(spec: FieldSpec, value: Any) -> IndexValue:
@@ -283,6 +288,7 @@ __all__ = [
     "check_field_definition",
     "check_value",
     "index_entries",
+    "index_filter",
     "public_values",
     "references",
     "unique_keys",

@@ -49,6 +49,7 @@ from .fields import (
     FieldSpec,
     check_value,
     index_entries,
+    index_filter,
     public_values,
     references,
     unique_keys,
@@ -141,8 +142,7 @@ class RecordService:
             if errors:
                 problems.extend(errors)
                 continue
-            [entry] = index_entries([spec], {} if value is None else {spec.key: value})
-            found.append(Filter(entry.name, entry.kind, entry.value))
+            found.append(index_filter(spec, value))
         if problems:
             raise InvalidInput.of(problems)
         return found

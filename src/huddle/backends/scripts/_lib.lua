@@ -26,11 +26,13 @@
 --                      created_by, updated_by] followed by the msgpack map of its data
 --   :rid:<c>           the last id given (ids are never reused)
 --   :rx:<c>:<index>    zset of index members: a numeric index scores the padded id by value,
---                      a text index holds `<key>\0<padded id>` at score 0; `id`, `created_at`
+--                      a text index holds `<key>\0<padded id>` at score 0, a multi-valued one
+--                      such a member per distinct text of the record; `id`, `created_at`
 --                      and `updated_at` are numeric indexes every collection has
 --   :ru:<c>:<key>      hash unique value -> id
---   :rk:<c>            hash id -> msgpack of the record's index members and unique values
---                      (so a write can remove exactly the entries it made before)
+--   :rk:<c>            hash id -> msgpack of the record's index members (every one, several
+--                      for a multi-valued index) and unique values (so a write can remove
+--                      exactly the entries it made before)
 --   :rxs:<c>           set of `x:<index>` and `u:<key>` names in use (to drop a collection)
 -- Event blob: msgpack array [epoch, seq, ts_ms, type, actor (map or nil), data (map)], and
 -- [users, members_of] when the event has an audience (models.Audience).
@@ -419,7 +421,8 @@ local function unindex(c, id)
 end
 
 -- Enter record r in its collection's indexes: the system ones, then spec.x ({{name, kind,
--- value}}: kind 'n' with a score, 's' with a text key) and spec.u.
+-- value}}: kind 'n' with a score, 's' with a text key, 'm' with a list of distinct text keys,
+-- possibly empty) and spec.u. Every member made is listed in the record's :rk entry.
 local function index(c, r, spec)
   local p = pid(r.id)
   redis.call('ZADD', rindex(c, 'id'), r.id, p)
@@ -427,15 +430,20 @@ local function index(c, r, spec)
   redis.call('ZADD', rindex(c, 'updated_at'), r.updated, p)
   local xs, us, names = {}, {}, {}
   for _, x in ipairs(spec.x or {}) do
-    local member = p
     if x[2] == 'n' then
       redis.call('ZADD', rindex(c, x[1]), x[3], p)
+      xs[#xs + 1] = { x[1], p }
     else
-      member = x[3] .. '\0' .. p
-      redis.call('ZADD', rindex(c, x[1]), 0, member)
+      local keys = x[2] == 'm' and x[3] or { x[3] }
+      for _, key in ipairs(keys) do
+        local member = key .. '\0' .. p
+        redis.call('ZADD', rindex(c, x[1]), 0, member)
+        xs[#xs + 1] = { x[1], member }
+      end
     end
-    xs[#xs + 1] = { x[1], member }
-    names[#names + 1] = 'x:' .. x[1]
+    if x[2] ~= 'm' or #x[3] > 0 then
+      names[#names + 1] = 'x:' .. x[1]
+    end
   end
   for _, u in ipairs(spec.u or {}) do
     redis.call('HSET', runique(c, u[1]), u[2], r.id)
