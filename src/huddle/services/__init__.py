@@ -37,7 +37,7 @@ class Services:
     def for_node(cls, node: Node) -> Services:
         events = EventService(node)
         audiences = AudienceService(node)
-        records = RecordService(node)
+        records = RecordService(node, audiences)
         custom_objects = CustomObjectService(node, records)
         custom_records = CustomRecordService(custom_objects, records)
         return cls(

@@ -30,8 +30,10 @@ from ..records import (
 )
 
 MEMBERSHIPS: Final = "membership"
-#: At most this many groups per user, each a name of at most `GROUP_NAME_MAX` characters.
-GROUPS_MAX: Final = 1000
+#: At most this many groups per user (a reader's any-of over a record audience index holds
+#: them and two more keys, within `records.ANY_OF_LIMIT`), each of at most `GROUP_NAME_MAX`
+#: characters.
+GROUPS_MAX: Final = 500
 GROUP_NAME_MAX: Final = 200
 _ROUNDS: Final = 8
 

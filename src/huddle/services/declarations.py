@@ -8,13 +8,14 @@ from its stored definition; a fixed-schema module of a later API is another.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ..auth import Principal
 from ..errors import Forbidden, InvalidInput
 from ..ids import EntityRef
+from ..models import Audience
 from ..records import IndexKind, Reference, StoredRecord
 from .field_types import TYPE_ROWS
 from .fields import FieldSpec
@@ -33,7 +34,8 @@ Role = Literal["member", "owner", "admin"]
 @dataclass(frozen=True, slots=True)
 class Permissions:
     """Who may write a collection's records: any `member` of the workspace, the record's
-    creator (`owner`; admins too), or `admin`s only. Every member may read."""
+    creator (`owner`; admins too), or `admin`s only. Who may read is the collection's
+    `audience`; a writer must be able to read the record first."""
 
     create: Literal["member", "admin"] = "member"
     update: Role = "member"
@@ -59,6 +61,73 @@ class Permissions:
 ADMINS_ONLY: Final = Permissions(create="admin", update="admin", delete="admin")
 
 
+AudienceRule = Callable[[Mapping[str, Any], str], Audience | None]
+"""Who may read a record, from its public values (by field name; nested objects by their
+fields' names) and the id of the user who created it: an `Audience`, or None for every member
+of the workspace. Evaluated on every write; reads filter by what the last write stored."""
+
+
+def everyone(values: Mapping[str, Any], owner: str) -> Audience | None:
+    return None
+
+
+def owner_only(values: Mapping[str, Any], owner: str) -> Audience | None:
+    """Only the user who created the record (a draft, a personal note)."""
+    return Audience.of([owner])
+
+
+def members(field: str, *, with_owner: bool = True) -> AudienceRule:
+    """The users the record itself lists in `field` (a list of user ids: a chat's members, a
+    task's assignees), and its creator unless `with_owner=False`."""
+
+    def rule(values: Mapping[str, Any], owner: str) -> Audience | None:
+        listed = _names(_at(values, field))
+        return Audience.of([*listed, owner] if with_owner else listed)
+
+    return rule
+
+
+def listed(
+    *,
+    users: str | None = None,
+    groups: Mapping[str, str] | None = None,
+    with_owner: bool = True,
+    empty_is_everyone: bool = True,
+) -> AudienceRule:
+    """The users named in field `users` and the members of the groups named in the fields of
+    `groups` (group kind -> field; `{"department": "permissions.departments"}` makes each id
+    `d` the group `department:d`). Dotted paths reach into nested objects. When nothing is
+    listed at all the record is everyone's (`empty_is_everyone`), as seed 004's `permissions`
+    are; otherwise only its creator's."""
+    kinds = dict(groups or {})
+
+    def rule(values: Mapping[str, Any], owner: str) -> Audience | None:
+        named = _names(_at(values, users)) if users else []
+        of = [f"{kind}:{g}" for kind, path in kinds.items() for g in _names(_at(values, path))]
+        if not named and not of and empty_is_everyone:
+            return None
+        return Audience.of([*named, owner] if with_owner else named, of)
+
+    return rule
+
+
+def _at(values: Mapping[str, Any], path: str) -> Any:
+    here: Any = values
+    for part in path.split("."):
+        if not isinstance(here, Mapping):
+            return None
+        here = here.get(part)
+    return here
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool)]
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
     """A declaration: everything the engine needs to serve one kind of record: where it is
@@ -80,6 +149,10 @@ class Collection:
     requires: tuple[Reference, ...] = ()
     """Records every write of this collection checks atomically (a custom object's
     definition at the version its fields were read from); a miss is `DefinitionChanged`."""
+    audience: AudienceRule | None = None
+    """Who may read each record (None: every member, and no audience index is kept). With a
+    rule, a reader outside a record's audience gets 404 for it, never finds it in a page or
+    a total, and receives none of its events."""
 
     def field_named(self, name: str) -> FieldSpec | None:
         for spec in self.fields:

@@ -13,6 +13,7 @@ collection — is here once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final, Literal
 
 import msgpack
@@ -24,13 +25,16 @@ from ..errors import (
     NotEmptyConflict,
     Problem,
 )
+from ..hub.audience import Reader
 from ..hub.node import Node
 from ..ids import WorkspaceKey
-from ..models import Actor
+from ..models import Actor, Audience
 from ..records import (
+    AnyOf,
     Cascade,
     Filter,
     Guard,
+    IndexEntry,
     IndexKind,
     NotEmpty,
     Page,
@@ -44,6 +48,7 @@ from ..records import (
     VersionChanged,
     guard_refusal,
 )
+from .audiences import AudienceService
 from .declarations import SYSTEM_SORTS, Collection, Sort, index_kind
 from .fields import (
     FieldSpec,
@@ -66,19 +71,35 @@ UPDATE_ROUNDS: Final = 8
 
 
 class RecordService:
-    """Reads and guarded writes of any declared collection."""
+    """Reads and guarded writes of any declared collection.
 
-    def __init__(self, node: Node) -> None:
+    Reads and writes given a `caller` honour the collection's audience: a record the caller
+    may not read is 404, absent from pages and totals. Without a caller (Huddle's own
+    bookkeeping) nothing is filtered."""
+
+    def __init__(self, node: Node, audiences: AudienceService | None = None) -> None:
         self._store = node.backend.records
         self._locks = node.backend.locks
         self._inline_bytes = node.settings.record_event_max_bytes
+        self._audiences = audiences or AudienceService(node)
 
     # --- reads ------------------------------------------------------------------------------
 
-    async def get(self, ws: WorkspaceKey, collection: Collection, record_id: int) -> StoredRecord:
+    async def get(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        record_id: int,
+        *,
+        caller: Principal | None = None,
+    ) -> StoredRecord:
         (found,) = await self._store.get(ws, collection.name, [record_id])
         if found is None:
             raise not_found(collection, record_id)
+        if collection.audience is not None and caller is not None:
+            reader = await self._audiences.reader(ws, caller)
+            if reader is not None and not _admits(collection, found, reader):
+                raise not_found(collection, record_id)
         return found
 
     async def page(
@@ -92,9 +113,11 @@ class RecordService:
         filters: Mapping[str, Any] | None = None,
         ids: Sequence[int] | None = None,
         loc: tuple[str | int, ...] = ("query",),
+        caller: Principal | None = None,
     ) -> Page:
         """One page, ordered by `sort` (ties by id). `filters` are public field names with
-        values as they would be written (checked like one); unknown names are refused."""
+        values as they would be written (checked like one); unknown names are refused. With
+        a `caller`, only records it may read, and the total counts only those."""
         if offset > MAX_OFFSET:
             offset, limit = 0, 0
         index, kind = _sort_index(collection, sort.name, (*loc, "sort_by"))
@@ -107,6 +130,11 @@ class RecordService:
             filters=tuple(self._filters(collection, filters or {}, loc)),
             ids=None if ids is None else tuple(ids),
         )
+        if collection.audience is not None and caller is not None:
+            reader = await self._audiences.reader(ws, caller)
+            if reader is not None:
+                readable = AnyOf(AUDIENCE_INDEX, "m", reader_keys(reader))
+                query = replace(query, any_of=(*query.any_of, readable))
         return await self._store.query(ws, collection.name, query)
 
     async def expand(
@@ -200,14 +228,14 @@ class RecordService:
         changes no value writes nothing and answers the record as it is."""
         actor = principal.actor()
         for _ in range(UPDATE_ROUNDS):
-            current = await self.get(ws, collection, record_id)
+            current = await self.get(ws, collection, record_id, caller=principal)
             collection.permissions.check("update", principal, current)
             data = validate_record(collection.fields, values, current=current.data, loc=loc)
             changed = _changed(collection, current.data, data)
             if not changed:
                 await self.check_guard(ws, collection, record_id, actor, token)
                 return current  # nothing to write: no new version, no event
-            write = self._write(collection, data, actor, "updated", changed=changed)
+            write = self._write(collection, data, actor, "updated", changed=changed, before=current)
             outcome = await self._store.update(
                 ws,
                 collection.name,
@@ -282,13 +310,16 @@ class RecordService:
         """Delete under the record's lock; the event carries the record as it was."""
         actor = principal.actor()
         for _ in range(UPDATE_ROUNDS):
-            current = await self.get(ws, collection, record_id)
+            current = await self.get(ws, collection, record_id, caller=principal)
             collection.permissions.check("delete", principal, current)
             event = None
             if collection.events is not None:
                 data = self._event_data(collection, current.data, None)
                 event = RecordEvent(
-                    f"{collection.events}.deleted", actor, {**data, **(context or {})}
+                    f"{collection.events}.deleted",
+                    actor,
+                    {**data, **(context or {})},
+                    audience_of(collection, current.data, current.created_by),
                 )
             outcome = await self._store.delete(
                 ws,
@@ -343,19 +374,32 @@ class RecordService:
         action: Literal["created", "updated"],
         *,
         changed: list[str] | None,
+        before: StoredRecord | None = None,
     ) -> RecordWrite:
+        """The store write of `data`. With an audience, the record's audience keys go in its
+        audience index, and the event goes to whoever may read the record after the write —
+        or, for an update, before it too (a user the update shuts out learns of it)."""
         fields = collection.fields
         unique = unique_keys(fields, data)
         for names in collection.compound_unique:
             specs = [spec for spec in fields if spec.name in names]
             parts = [repr(data.get(spec.key)) for spec in specs]
             unique.append(UniqueKey("+".join(names), "|".join(parts)))
+        indexes = index_entries(fields, data)
+        audience: Audience | None = None
+        if collection.audience is not None:
+            owner = actor.id if before is None else before.created_by
+            audience = audience_of(collection, data, owner)
+            indexes.append(IndexEntry(AUDIENCE_INDEX, "m", audience_keys(audience)))
+            if before is not None:
+                audience = either(audience, audience_of(collection, before.data, owner))
         event = None
         if collection.events is not None:
             event = RecordEvent(
                 f"{collection.events}.{action}",
                 actor,
                 self._event_data(collection, data, changed),
+                audience,
             )
         # An update checks only the references it sets: one left dangling by a deleted target
         # does not block edits of the record's other fields.
@@ -368,7 +412,7 @@ class RecordService:
             data=data,
             actor=actor,
             event=event,
-            indexes=index_entries(fields, data),
+            indexes=indexes,
             unique=unique,
             references=refs,
         )
@@ -400,6 +444,42 @@ class RecordService:
         if entity is None:
             return None
         return Guard(entity, actor.id, token)
+
+
+#: The multi-valued index of a collection with an audience: `*` (every member), `u:<user>`
+#: and `g:<group>` keys; a reader's keys are any-of matched against it.
+AUDIENCE_INDEX: Final = "_audience"
+EVERYONE: Final = "*"
+
+
+def audience_of(collection: Collection, data: Mapping[str, Any], owner: str) -> Audience | None:
+    """The audience the collection's rule gives a record's stored `data` (None: everyone)."""
+    if collection.audience is None:
+        return None
+    return collection.audience(public_values(collection.fields, data), owner)
+
+
+def audience_keys(audience: Audience | None) -> tuple[str, ...]:
+    if audience is None:
+        return (EVERYONE,)
+    users = (f"u:{user}" for user in audience.users)
+    return (*sorted(users), *sorted(f"g:{group}" for group in audience.members_of))
+
+
+def reader_keys(reader: Reader) -> tuple[str, ...]:
+    return (EVERYONE, f"u:{reader.user_id}", *sorted(f"g:{g}" for g in reader.groups))
+
+
+def either(a: Audience | None, b: Audience | None) -> Audience | None:
+    """Whoever is in `a` or in `b` (None, everyone, absorbs)."""
+    if a is None or b is None:
+        return None
+    return Audience(a.users | b.users, a.members_of | b.members_of)
+
+
+def _admits(collection: Collection, record: StoredRecord, reader: Reader) -> bool:
+    audience = audience_of(collection, record.data, record.created_by)
+    return audience is None or audience.admits(reader.user_id, reader.groups)
 
 
 def _sort_index(
