@@ -14,7 +14,6 @@ from . import __version__
 from .api import (
     apikeys,
     collaboration,
-    collaborations_v2,
     custom_objects,
     demo,
     health,
@@ -26,6 +25,7 @@ from .api import (
 )
 from .api.base_v2_errors import BASE_V2_PATHS
 from .api.cors import Cors
+from .api.declared.routes import router_of
 from .api.deps import Runtime
 from .api.dialects import Dialects, ErrorDialect
 from .api.errors import HUDDLE, install_error_handlers
@@ -37,6 +37,7 @@ from .backends import backend_scheme, open_backend
 from .clock import Clock
 from .config import Settings
 from .hub.node import Node
+from .modules.collaborations_v2 import COLLABORATIONS_V2
 from .services import Services
 from .tickets import StreamTickets
 
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     routers: list[tuple[APIRouter, ErrorDialect]] = [
         (health.router, HUDDLE),
         (collaboration.router, HUDDLE),
-        (collaborations_v2.router, collaborations_v2.DIALECT),
+        (router_of(COLLABORATIONS_V2), COLLABORATIONS_V2.style.dialect),
         (custom_objects.router, HUDDLE),
         (sync.router, HUDDLE),
         (sse.router, HUDDLE),
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for router, dialect in routers:
         app.include_router(router)
         dialects.register(router, dialect)
-    dialects.claim(BASE_V2_PATHS, collaborations_v2.DIALECT)  # Base clients' whole URL space
+    dialects.claim(BASE_V2_PATHS, COLLABORATIONS_V2.style.dialect)  # Base clients' URL space
     if settings.docs_enabled:
         app.add_api_route("/docs", web.swagger_ui, include_in_schema=False)
     app.router.routes.append(WebSocketRoute(ws.PATH, ws.websocket_endpoint))

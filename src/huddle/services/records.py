@@ -30,12 +30,18 @@ from ..hub.node import Node
 from ..ids import WorkspaceKey
 from ..models import Actor, Audience
 from ..records import (
+    BATCH_LIMIT,
     AnyOf,
+    BatchOp,
+    BatchRefused,
     Cascade,
+    CreateOp,
+    DeleteOp,
     Filter,
     Guard,
     IndexEntry,
     IndexKind,
+    Missing,
     NotEmpty,
     Page,
     Query,
@@ -344,6 +350,96 @@ class RecordService:
                 case _:
                     raise refused(collection, record_id, outcome)
         raise Conflict("The record kept changing under this delete; retry it")
+
+    async def create_many(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        items: Sequence[Mapping[str, Any]],
+        principal: Principal,
+        *,
+        loc: tuple[str | int, ...] = ("body",),
+    ) -> list[StoredRecord]:
+        """Validate and insert every item as one atomic step: all of them, or none (every
+        problem of every item at `loc + (index, field)`; a unique value taken by another
+        item or a stored record: 409 naming the item)."""
+        if not 0 < len(items) <= BATCH_LIMIT:
+            raise InvalidInput(
+                f"send 1 to {BATCH_LIMIT} records at a time", loc=loc, input=len(items)
+            )
+        collection.permissions.check("create", principal, None)
+        actor = principal.actor()
+        problems: list[Problem] = []
+        ops: list[BatchOp] = []
+        for i, values in enumerate(items):
+            try:
+                data = validate_record(collection.fields, values, current=None, loc=(*loc, i))
+            except InvalidInput as exc:
+                problems += exc.problems
+                continue
+            ops.append(
+                CreateOp(
+                    collection.name, self._write(collection, data, actor, "created", changed=None)
+                )
+            )
+        if problems:
+            raise InvalidInput.of(problems)
+        outcome = await self._store.batch(ws, ops)
+        if isinstance(outcome, BatchRefused):
+            match outcome.outcome:
+                case Taken() as clash:
+                    raise taken(collection, clash, (*loc, outcome.index))
+                case Unresolved() as missing:
+                    raise unresolved(collection, missing, (*loc, outcome.index))
+                case other:
+                    raise refused(collection, 0, other)
+        return list(outcome)
+
+    async def delete_many(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        record_ids: Sequence[int],
+        principal: Principal,
+    ) -> list[StoredRecord]:
+        """Delete every record as one atomic step, each under its lock: all of them, or none
+        (404 naming the first id the caller cannot see; 423/409 the first locked one).
+        Repeated ids count once."""
+        ids = list(dict.fromkeys(record_ids))
+        if not 0 < len(ids) <= BATCH_LIMIT:
+            raise InvalidInput(
+                f"send 1 to {BATCH_LIMIT} ids at a time", loc=("body",), input=len(ids)
+            )
+        actor = principal.actor()
+        for _ in range(UPDATE_ROUNDS):
+            found = await self._store.get(ws, collection.name, ids)
+            reader = None
+            if collection.audience is not None:
+                reader = await self._audiences.reader(ws, principal)
+            ops: list[BatchOp] = []
+            for rid, current in zip(ids, found, strict=True):
+                if current is None or (
+                    reader is not None and not _admits(collection, current, reader)
+                ):
+                    raise not_found(collection, rid)
+                collection.permissions.check("delete", principal, current)
+                event = None
+                if collection.events is not None:
+                    event = RecordEvent(
+                        f"{collection.events}.deleted",
+                        actor,
+                        self._event_data(collection, current.data, None),
+                        audience_of(collection, current.data, current.created_by),
+                    )
+                guard = self._guard(collection, rid, actor, None)
+                ops.append(DeleteOp(collection.name, rid, current.version, event, guard))
+            outcome = await self._store.batch(ws, ops)
+            if not isinstance(outcome, BatchRefused):
+                return list(outcome)
+            if isinstance(outcome.outcome, VersionChanged | Missing):
+                continue
+            raise refused(collection, ids[outcome.index], outcome.outcome)
+        raise Conflict("The records kept changing under this delete; retry it")
 
     async def check_guard(
         self,

@@ -1,0 +1,109 @@
+"""A module's HTTP declaration: which operations it serves, where, in which API's style.
+
+A `Module` is data. `declared.router_of(module)` turns it into routes whose paths, query
+parameters, bodies, envelopes, pagination and error dialect come from the module's `Style`
+(one per API: Base v2, WorkDrive ...) and whose records come from the engine
+(`services.records.RecordService`) through the module's `Collection`. What is truly a module's
+own — a value computed from the caller, an idempotent create, an embedded summary — goes in
+its `Hooks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from starlette.requests import Request
+
+from ...auth import Principal
+from ...ids import WorkspaceKey
+from ...records import StoredRecord
+from ...services import Services
+from ...services.declarations import Collection
+
+if TYPE_CHECKING:
+    from .style import Style
+
+Operation = Literal["list", "get", "create", "update", "delete", "bulk_create", "bulk_delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation served at `method` `module.path + path` (`{id}` names the record)."""
+
+    op: Operation
+    method: str
+    path: str = ""
+    summary: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFilter:
+    """A list's query parameter `param` filtering on the module's field `field`. With
+    `many`, the value may list several (comma-separated or repeated): any of them matches."""
+
+    param: str
+    field: str
+    description: str = ""
+    many: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One request, as a hook sees it."""
+
+    request: Request
+    ws: WorkspaceKey
+    caller: Principal
+    services: Services
+
+
+class Hooks:
+    """A module's own code. Every default does what the declaration alone says."""
+
+    async def values(
+        self, ctx: Context, module: Module, values: dict[str, Any], op: Operation
+    ) -> dict[str, Any]:
+        """The values to write, from those sent (create, update, each of a bulk create)."""
+        return values
+
+    async def filters(
+        self, ctx: Context, module: Module, filters: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A list's filters by field name, from the query parameters sent."""
+        return filters
+
+    async def create(self, ctx: Context, module: Module, values: Mapping[str, Any]) -> StoredRecord:
+        """Create one record (a module whose repeated create is idempotent answers the
+        existing record here)."""
+        records = ctx.services.records
+        return await records.create(ctx.ws, module.collection, values, ctx.caller)
+
+    async def present(
+        self, ctx: Context, module: Module, records: Sequence[StoredRecord]
+    ) -> list[dict[str, Any]]:
+        """Extra public values of each record (embedded summaries, counts), in order. One
+        call per response, so a page's expansions cost one read, not one per record."""
+        return [{} for _ in records]
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    collection: Collection
+    path: str
+    style: Style
+    routes: tuple[Route, ...]
+    title: str
+    """The record's name in summaries and docs (`Post`, `Collaboration`)."""
+    list_key: str = "items"
+    filters: tuple[QueryFilter, ...] = ()
+    example: Mapping[str, Any] = field(default_factory=dict)
+    """Public values of an example record, for the OpenAPI document."""
+    hooks: Hooks = field(default_factory=Hooks)
+    tag: str | None = None
+    bulk_max: int = 100
+    """The most records one bulk create or delete may hold (at most `records.BATCH_LIMIT`)."""
+    lock_token: bool = True
+    """Writes accept the caller's fencing token (`If-Match: lock:<n>` or `?lock_token=`)."""
