@@ -24,7 +24,7 @@ _STRING_FORMATS = {
 def field_schema(spec: FieldSpec, reference: Callable[[FieldSpec], JsonSchema]) -> JsonSchema:
     """The schema of one field's value. `reference` gives the schema of a reference's id (a
     number or a public id, as the style writes it)."""
-    kind = spec.type
+    kind: str = spec.type
     schema: JsonSchema
     if kind == "reference":
         schema = reference(spec)
