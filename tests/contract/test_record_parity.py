@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -127,9 +128,9 @@ class Emit:
 
 @dataclass(frozen=True)
 class OpSpec:
-    """One op before it meets the store: `target` picks the record (modulo the candidates:
-    the live records and one missing id; for `create_reserved` the ids `reserve` handed out),
-    `version` the version it names. `event` None writes silently."""
+    """One op before it meets the store: `target` picks the record (7: a missing one, else a
+    live one modulo their number; for `create_reserved` one of the ids `reserve` handed out,
+    used or not), `version` the version it names. `event` None writes silently."""
 
     kind: OpKind
     collection: str
@@ -311,8 +312,9 @@ def plan(store: Store, spec: OpSpec) -> Planned:
             record_id = c.reserved[spec.target % len(c.reserved)]
         write = write_of(spec.collection, spec.row, spec.actor, spec.event, "created")
         return Planned(CreateOp(spec.collection, write, record_id), spec.row)
-    candidates = [*sorted(c.records), c.last_id + 1]
-    record_id = candidates[spec.target % len(candidates)]
+    live = sorted(c.records)
+    # mostly a live record; target 7 (and any target when there is none) a missing one
+    record_id = live[spec.target % len(live)] if live and spec.target < 7 else c.last_id + 1
     current = c.records[record_id].version if record_id in c.records else 1
     version: int | None = current
     if spec.version == "stale":
@@ -631,6 +633,13 @@ class RecordParityMachine(RuleBasedStateMachine):
             assert events == expected_events, (
                 f"{what} on {observed.name}: logged {events}, the model {expected_events}"
             )
+
+    @initialize(specs=st.lists(op_specs("create"), min_size=2, max_size=6))
+    def populate(self, specs: list[OpSpec]) -> None:
+        """Start from a few records (projects first, for tasks to refer to), each created as
+        the `create` rule creates it."""
+        for spec in sorted(specs, key=lambda s: s.collection != PROJECTS):
+            self.create(spec)
 
     @rule(spec=op_specs("create"))
     def create(self, spec: OpSpec) -> None:

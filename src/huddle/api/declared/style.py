@@ -99,7 +99,7 @@ class Style(Protocol):
         ...
 
     def deleted(self, module: Module, records: Sequence[StoredRecord]) -> Response:
-        """What a delete (or a bulk delete) answers."""
+        """What a delete (or a bulk delete) answers, given the records deleted."""
         ...
 
     def bulk_out(self, module: Module, items: list[Any]) -> Any:

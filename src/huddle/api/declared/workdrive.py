@@ -1,0 +1,312 @@
+"""WorkDrive's style (seed 004): camelCase records with UUID ids, plural list keys and `meta`.
+
+A record is `{"id": <uuid>, <fields by name>..., "createdAt", "updatedAt", "createdBy",
+"updatedBy"}` (ISO 8601 with milliseconds). A list is `{<list key>: [...], "meta": {"perPage",
+"totalPages", "totalResults", "curPage", "nextPage"}}`, paged by `cur_page` (from 1) and
+`per_page` (default 10, at most 100; sent as a string too); `nextPage` is null on the last
+page. A create or update body is the values themselves; a bulk create is `{"data": [...]}`
+answered by a bare array; a bulk delete names `{"ids": [...]}`. Creates answer 201, deletes
+200 with the ids deleted.
+
+Errors are `{"statusCode", "message", "error", "errors": [{"field", "message", "type"}]}`;
+the seed documents 400 for an invalid request, so validation failures are 400, not 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
+
+from fastapi import Query
+from fastapi.encoders import jsonable_encoder
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...clock import iso_ms
+from ...errors import HuddleError, InvalidInput, NotFound, Problem
+from ...records import Page, StoredRecord
+from ...services.declarations import Sort
+from ...services.fields import FieldSpec, public_values
+from ..dialects import ErrorDialect
+from ..errors import error_headers, sendable
+from .schema import object_schema
+from .style import JsonSchema, Paging
+
+if TYPE_CHECKING:
+    from .module import Module, Operation
+
+PER_PAGE_DEFAULT: Final = 10
+PER_PAGE_MAX: Final = 100
+_TIME: Final[JsonSchema] = {"type": "string", "format": "date-time"}
+_UUID: Final[JsonSchema] = {"type": "string", "format": "uuid"}
+_EXAMPLE_ID: Final = "3fa85f64-5717-8562-b3fc-2c963f66afa6"
+
+
+class IdCodec(Protocol):
+    """Public ids of records (`public_ids.PublicIds`)."""
+
+    def encode(self, collection: str, record_id: int) -> str: ...
+
+    def decode(self, collection: str, text: str) -> int | None: ...
+
+
+class WorkDriveDialect:
+    """The `ErrorDialect` of seed 004's routes."""
+
+    def error(self, request: Request, exc: HuddleError) -> JSONResponse:
+        if isinstance(exc, InvalidInput):
+            return self.invalid(request, exc.problems)
+        return _answer(exc.status, exc.message, [], error_headers(exc))
+
+    def invalid(self, request: Request, problems: Sequence[Problem]) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in p.loc[1:]) or str(p.loc[0]),
+                "message": p.msg,
+                "type": p.type,
+            }
+            for p in problems
+        ]
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return _answer(400, message, errors)
+
+    def routing(
+        self,
+        request: Request,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any],
+        headers: dict[str, str],
+    ) -> JSONResponse:
+        return _answer(status, message, [], headers)
+
+    def unexpected(self, request: Request) -> JSONResponse:
+        return _answer(500, "An unexpected error occurred", [])
+
+
+def _answer(
+    status: int, message: str, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {
+        "statusCode": status,
+        "message": message,
+        "error": HTTPStatus(status).phrase,
+        "errors": sendable(jsonable_encoder(errors)),
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _paging(
+    cur_page: Annotated[int, Query(ge=1, description="A page number, from 1")] = 1,
+    per_page: Annotated[
+        int, Query(ge=1, description="Results per page (at most 100)", examples=[10])
+    ] = PER_PAGE_DEFAULT,
+) -> Paging:
+    per_page = min(per_page, PER_PAGE_MAX)
+    return Paging(
+        offset=(cur_page - 1) * per_page,
+        limit=per_page,
+        page=cur_page,
+        per_page=per_page,
+        sort=Sort("created_at", descending=True),
+    )
+
+
+class WorkDriveStyle:
+    dialect: Final[ErrorDialect] = WorkDriveDialect()
+    dialect_name: Final = "WorkDrive"
+    id_type: Final[type[int] | type[str]] = str
+    created_status: Final = 201
+    deleted_status: Final = 200
+    bulk_loc: Final[tuple[str | int, ...]] = ("body", "data")
+
+    def __init__(self, ids: IdCodec) -> None:
+        self.ids = ids
+
+    def public_id(self, collection: str, record_id: int) -> str:
+        return self.ids.encode(collection, record_id)
+
+    def record_id(self, module: Module, raw: int | str) -> int:
+        found = self.ids.decode(module.collection.name, str(raw))
+        if found is None:
+            raise NotFound(
+                "The specified content could not be found",
+                details={"resource_type": module.title, "resource_id": str(raw)},
+            )
+        return found
+
+    def paging(self) -> Callable[..., Any]:
+        return _paging
+
+    def values_in(self, module: Module, body: Any, op: Operation) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be an object", loc=("body",), input=body)
+        return self._ids_in_values(module.collection.fields, body, ("body",))
+
+    def _ids_in_values(
+        self, fields: Sequence[FieldSpec], values: Mapping[str, Any], loc: tuple[str | int, ...]
+    ) -> dict[str, Any]:
+        """`values` with the public ids of reference fields (and lists of them) turned into
+        store ids. An id this scheme did not make for that collection is left as sent, so
+        the engine refuses it as a value of the wrong type, at its place."""
+        out = dict(values)
+        for spec in fields:
+            value = out.get(spec.name)
+            if value is None:
+                continue
+            item = getattr(spec, "item", None)
+            if spec.reference is not None:
+                out[spec.name] = self._store_id(spec.reference, value)
+            elif item is not None and getattr(item, "reference", None) and isinstance(value, list):
+                out[spec.name] = [self._store_id(item.reference, v) for v in value]
+        return out
+
+    def _store_id(self, collection: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = self.ids.decode(collection, value)
+        return value if found is None else found
+
+    def bulk_in(self, module: Module, body: Any) -> list[Any]:
+        items = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise InvalidInput(
+                'send {"data": [...]}, a list of records', loc=("body", "data"), input=items
+            )
+        return items
+
+    def ids_in(self, module: Module, body: Any, query: Mapping[str, Any]) -> list[int]:
+        sent = body.get("ids") if isinstance(body, dict) else body
+        if not isinstance(sent, list) or not sent:
+            raise InvalidInput(
+                'send {"ids": [...]}, the ids to delete', loc=("body", "ids"), input=sent
+            )
+        return [self.record_id(module, raw) for raw in sent]
+
+    def record_out(
+        self, module: Module, record: StoredRecord, extra: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        values = self._public(
+            module.collection.fields, public_values(module.collection.fields, record.data)
+        )
+        return {
+            "id": self.public_id(module.collection.name, record.id),
+            **values,
+            **extra,
+            "createdAt": iso_ms(record.created_at_ms),
+            "updatedAt": iso_ms(record.updated_at_ms),
+            "createdBy": record.created_by,
+            "updatedBy": record.updated_by,
+        }
+
+    def _public(self, fields: Sequence[FieldSpec], values: dict[str, Any]) -> dict[str, Any]:
+        """`values` with store ids in reference fields turned into public ids."""
+        for spec in fields:
+            value = values.get(spec.name)
+            if value is None:
+                continue
+            item = getattr(spec, "item", None)
+            if spec.reference is not None and isinstance(value, int):
+                values[spec.name] = self.public_id(spec.reference, value)
+            elif item is not None and getattr(item, "reference", None) and isinstance(value, list):
+                values[spec.name] = [
+                    self.public_id(item.reference, v) if isinstance(v, int) else v for v in value
+                ]
+        return values
+
+    def list_out(
+        self, module: Module, request: Request, page: Page, paging: Paging, items: list[Any]
+    ) -> dict[str, Any]:
+        pages = -(-page.total // paging.per_page)
+        meta = {
+            "perPage": paging.per_page,
+            "totalPages": pages,
+            "totalResults": page.total,
+            "curPage": paging.page,
+            "nextPage": paging.page + 1 if paging.page < pages else None,
+        }
+        return {module.list_key: items, "meta": meta}
+
+    def deleted(self, module: Module, records: Sequence[StoredRecord]) -> Response:
+        ids = [self.public_id(module.collection.name, r.id) for r in records]
+        return JSONResponse({"ids": ids, "deleted": len(ids)})
+
+    def bulk_out(self, module: Module, items: list[Any]) -> Any:
+        return items
+
+    # --- OpenAPI ----------------------------------------------------------------------------
+
+    def _example(self, module: Module) -> dict[str, Any]:
+        return {
+            "id": _EXAMPLE_ID,
+            **module.example,
+            "createdAt": "2022-12-22T09:09:12.831Z",
+            "updatedAt": "2022-12-22T09:09:12.831Z",
+            "createdBy": "bd06213a-a26b-8cd7-a6b8-cfa154073e1f",
+            "updatedBy": "bd06213a-a26b-8cd7-a6b8-cfa154073e1f",
+        }
+
+    def record_schema(self, module: Module) -> JsonSchema:
+        schema = object_schema(module.collection.fields, _reference, extra={"id": _UUID})
+        schema["properties"].update(
+            createdAt=_TIME,
+            updatedAt=_TIME,
+            createdBy={"type": "string"},
+            updatedBy={"type": "string"},
+        )
+        schema["example"] = self._example(module)
+        return schema
+
+    def list_schema(self, module: Module) -> JsonSchema:
+        count = {"type": "integer"}
+        meta = {
+            "type": "object",
+            "properties": {
+                "perPage": count,
+                "totalPages": count,
+                "totalResults": count,
+                "curPage": count,
+                "nextPage": {"anyOf": [count, {"type": "null"}]},
+            },
+        }
+        example_meta = {
+            "perPage": 10,
+            "totalPages": 1,
+            "totalResults": 1,
+            "curPage": 1,
+            "nextPage": None,
+        }
+        return {
+            "type": "object",
+            "properties": {
+                module.list_key: {"type": "array", "items": self.record_schema(module)},
+                "meta": meta,
+            },
+            "example": {module.list_key: [self._example(module)], "meta": example_meta},
+        }
+
+    def body_schema(self, module: Module, op: Operation) -> JsonSchema:
+        fields = module.collection.fields
+        if op == "bulk_delete":
+            return {
+                "type": "object",
+                "properties": {"ids": {"type": "array", "items": _UUID}},
+                "required": ["ids"],
+                "example": {"ids": [_EXAMPLE_ID]},
+            }
+        values = object_schema(fields, _reference, required=op != "update")
+        values["example"] = dict(module.example)
+        if op == "bulk_create":
+            return {
+                "type": "object",
+                "properties": {"data": {"type": "array", "items": values}},
+                "required": ["data"],
+                "example": {"data": [dict(module.example)]},
+            }
+        return values
+
+
+def _reference(spec: FieldSpec) -> JsonSchema:
+    return _UUID
