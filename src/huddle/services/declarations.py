@@ -16,8 +16,8 @@ from ..auth import Principal
 from ..errors import Forbidden, InvalidInput
 from ..ids import EntityRef
 from ..records import IndexKind, Reference, StoredRecord
-from .field_types import TYPE_ROWS
 from .fields import FieldSpec
+from .fields import index_kind as _index_kind
 
 #: The sort keys every collection has, by public name.
 SYSTEM_SORTS: Final[dict[str, str]] = {
@@ -112,4 +112,5 @@ class Sort:
 
 
 def index_kind(spec: FieldSpec) -> IndexKind:
-    return TYPE_ROWS[spec.type].index_kind
+    """The kind of an indexed field's index (`m` for a list)."""
+    return _index_kind(spec)
