@@ -20,6 +20,10 @@ LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 #: `scheme://host[:port]`, as browsers send `Origin`: no path, no trailing slash.
 _ORIGIN: Final = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
+#: The public id secret a node uses unless told otherwise: published here, so fit for
+#: memory:// development only. Production sets `HUDDLE_ID_SECRET` (and never changes it).
+DEV_ID_SECRET: Final = "huddle-dev-public-id-secret-not-for-production"
+
 #: A list of origins from the environment: `a,b`, or a JSON list `["a", "b"]`.
 Origins = Annotated[list[str], NoDecode]
 
@@ -47,6 +51,12 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = Field(None, description="Required `iss` claim, when set.")
     jwt_leeway: float = Field(
         30.0, ge=0, le=300, description="Seconds of clock skew allowed for exp/nbf/iat."
+    )
+    id_secret: SecretStr = Field(
+        SecretStr(DEV_ID_SECRET),
+        description="Key of the UUID-shaped public ids of records (at least 16 characters). "
+        "The default is public, for memory:// development: production must set a random one, "
+        "and changing it changes every public id ever handed out.",
     )
     dev_secret_file: Path = Field(
         Path(".huddle/dev-secret"),
@@ -247,6 +257,14 @@ class Settings(BaseSettings):
             if origin != "*" and not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
         return origins
+
+    @field_validator("id_secret")
+    @classmethod
+    def _id_secret_is_long_enough(cls, value: SecretStr) -> SecretStr:
+        # One public id and its record id let anyone test guesses of the secret offline.
+        if len(value.get_secret_value().encode()) < 16:
+            raise ValueError("HUDDLE_ID_SECRET needs at least 16 bytes")
+        return value
 
     @model_validator(mode="after")
     def _origin_lists_are_coherent(self) -> Settings:

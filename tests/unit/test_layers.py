@@ -16,6 +16,7 @@ CORE = {
     "errors",
     "models",
     "records",
+    "public_ids",
     "auth",
     "tickets",
     "encoding",

@@ -17,8 +17,8 @@ from ..errors import Forbidden, InvalidInput
 from ..ids import EntityRef
 from ..models import Audience
 from ..records import IndexKind, Reference, StoredRecord
-from .field_types import TYPE_ROWS
 from .fields import FieldSpec
+from .fields import index_kind as _index_kind
 
 #: The sort keys every collection has, by public name.
 SYSTEM_SORTS: Final[dict[str, str]] = {
@@ -185,4 +185,5 @@ class Sort:
 
 
 def index_kind(spec: FieldSpec) -> IndexKind:
-    return TYPE_ROWS[spec.type].index_kind
+    """The kind of an indexed field's index (`m` for a list)."""
+    return _index_kind(spec)

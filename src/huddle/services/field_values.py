@@ -1,9 +1,11 @@
-"""Checking one value against its field: the canonical value, or the problems.
+"""Checking one scalar value against its field: the canonical value, or the problems.
 
 A value is checked and made *canonical* once, on write: the canonical value is what is stored,
 what clients read back, and what validates again to itself unchanged. It is plain JSON (str,
 int, float, bool, list of str) that round-trips exactly through orjson and msgpack. Null is
 always type-valid; whether a field may be null is `fields.validate_record`'s business.
+
+Objects and lists, which hold other values, are checked by `field_shapes`.
 """
 
 from __future__ import annotations
@@ -32,16 +34,11 @@ from .field_types import (
 _Check = Callable[[FieldSpec, Any, Loc, list[Problem]], Any]
 
 
-def check_value(spec: FieldSpec, value: Any, loc: Loc) -> tuple[Any, list[Problem]]:
-    """`(canonical value, [])`, or `(None, problems)` each at `loc` (+ an index for a list
-    item). None is always `(None, [])`: whether a field may be null is not a type's rule."""
-    if value is None:
-        return None, []
-    problems: list[Problem] = []
-    canonical = _CHECKS[spec.type](spec, value, loc, problems)
-    if problems:
-        return None, problems
-    return canonical, []
+def check_scalar(spec: FieldSpec, value: Any, loc: Loc, problems: list[Problem]) -> Any:
+    """The canonical form of `value` (not None) for a field of a scalar type (a multi_select
+    is one), adding to `problems` what is wrong with it, each at `loc` (+ an index for a
+    multi_select item)."""
+    return _CHECKS[spec.type](spec, value, loc, problems)
 
 
 def check_string(value: Any, loc: Loc, problems: list[Problem], *, limit: int, type: str) -> bool:
@@ -322,6 +319,25 @@ def _reference(spec: FieldSpec, value: Any, loc: Loc, problems: list[Problem]) -
     return _safe_int(record_id, loc, problems)
 
 
+_UUID: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def _uuid(spec: FieldSpec, value: Any, loc: Loc, problems: list[Problem]) -> Any:
+    if not isinstance(value, str):
+        problems.append(Problem(loc, "UUID input should be a string", "uuid_type", value))
+        return None
+    if not _UUID.fullmatch(value):
+        message = (
+            "Input should be a valid UUID: 32 hex digits grouped 8-4-4-4-12 by hyphens, "
+            "e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6"
+        )
+        problems.append(Problem(loc, message, "uuid_parsing", value))
+        return None
+    return value.lower()
+
+
 _CHECKS: Final[dict[str, _Check]] = {
     "text": _text,
     "long_text": _text,
@@ -336,4 +352,5 @@ _CHECKS: Final[dict[str, _Check]] = {
     "single_select": _single_select,
     "multi_select": _multi_select,
     "reference": _reference,
+    "uuid": _uuid,
 }

@@ -6,11 +6,19 @@ under a stable `key` ("f3"), so a field can be renamed without rewriting its rec
 
 A value is checked and made *canonical* once, on write: the canonical value is what is stored,
 what clients read back, and what validates again to itself unchanged. It is plain JSON (str,
-int, float, bool, list of str) that round-trips exactly through orjson and msgpack. Null is
-always type-valid; whether a field may be null is `validate_record`'s business.
+int, float, bool, lists and maps of those) that round-trips exactly through orjson and
+msgpack. Null is always type-valid; whether a field may be null is `validate_record`'s business.
 
-The types and their table are in `field_types`, the checks of one value in `field_values`;
-this module validates whole records and field definitions, and is what callers import.
+Declarations in code may also use `uuid`, `object` (nested fields of a declared `shape`) and
+`list` (items of one declared `item` spec); a seed 002 client may not (`check_field_definition`
+knows only `FIELD_TYPE_TABLE`). An object is stored keyed by its nested fields' keys, so its
+canonical form is that stored map, and what validates back to it is its public form
+(`public_values`), as for a whole record.
+
+The types and their tables are in `field_types`, the checks of one scalar value in
+`field_values`, of objects, lists and whole maps of values in `field_shapes`; this module
+validates whole records and field definitions, derives what the store keeps (index entries,
+unique keys, references) and query conditions, and is what callers import.
 
 Pure Python: no I/O. Bad input raises `InvalidInput` naming every problem, never anything else.
 """
@@ -18,14 +26,27 @@ Pure Python: no I/O. Bad input raises `InvalidInput` naming every problem, never
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidInput, Problem
-from ..records import Filter, IndexEntry, IndexValue, Reference, UniqueKey
+from ..records import ANY_OF_LIMIT, AnyOf, Filter, IndexEntry, IndexValue, Reference, UniqueKey
+from .field_shapes import (
+    canonical_unique,
+    check_record,
+    check_value,
+    item_texts,
+    public_form,
+    referenced,
+)
 from .field_types import (
+    CLIENT_TYPE_ROWS,
+    DECLARED_TYPE_TABLE,
+    DECLARED_TYPES,
     FIELD_TYPE_TABLE,
     FIELD_TYPES,
+    LIST_MAX_ITEMS,
+    MAX_DEPTH,
     MAX_OPTIONS,
     NAME_PATTERN,
     OPTION_MAX,
@@ -33,12 +54,14 @@ from .field_types import (
     SAFE_INT_MAX,
     SELECT_TYPES,
     TEXT_LIMITS,
-    TYPE_ROWS,
+    DeclaredType,
     FieldSpec,
     FieldType,
     Loc,
+    SpecType,
+    index_kind,
 )
-from .field_values import check_string, check_value, expected_text
+from .field_values import check_string, expected_text
 
 # --- records ------------------------------------------------------------------------------
 
@@ -55,72 +78,94 @@ def validate_record(
     `values` are keyed by public name. `current` None is a create: an absent field takes its
     default, and a required field must end non-null. Otherwise `current` is the stored data
     and this is a partial update: only the fields named change, null clears one (not a
-    required one), the others keep their stored value. Raises `InvalidInput` with every
-    problem, each at `loc + (name,)`."""
-    by_name = {spec.name: spec for spec in fields}
-    problems: list[Problem] = []
-    given: dict[str, Any] = {}
-    for name, value in values.items():
-        spec = by_name.get(name)
-        at = (*loc, name)
-        if spec is None:
-            problems.append(Problem(at, "Unknown field", "extra_forbidden", value))
-            continue
-        canonical, found = check_value(spec, value, at)
-        if found:
-            problems += found
-        elif canonical is None and spec.required:
-            problems.append(Problem(at, "Field required: it may not be null", "missing", value))
-        else:
-            given[spec.key] = canonical
-    data: dict[str, Any] = {}
-    for spec in fields:
-        if spec.key in given:
-            value = given[spec.key]
-        elif spec.name in values:
-            continue  # refused above
-        elif current is None:
-            value = _default(spec)
-            if value is None and spec.required:
-                problems.append(Problem((*loc, spec.name), "Field required", "missing"))
-        else:
-            value = _detached(current.get(spec.key))
-        if value is not None:
-            data[spec.key] = value
+    required one), the others keep their stored value. An `object` value is always whole
+    (its absent nested fields take their default, as on a create). Raises `InvalidInput`
+    with every problem, each at `loc + (name,)` (then nested names and list indexes)."""
+    data, problems = check_record(fields, values, current=current, loc=loc)
     if problems:
         raise InvalidInput.of(problems)
     return data
 
 
-def _default(spec: FieldSpec) -> Any:
-    canonical, found = check_value(spec, spec.default, (spec.name,))
-    return None if found else canonical
-
-
-def _detached(value: Any) -> Any:
-    """A stored value the caller may keep without sharing a list with the source."""
-    return list(value) if isinstance(value, list) else value
-
-
 def public_values(fields: Sequence[FieldSpec], stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Every declared field by public name, in field order; null when the record has none."""
-    return {spec.name: _detached(stored.get(spec.key)) for spec in fields}
+    """Every declared field by public name, in field order; null when the record has none.
+    Objects are read back by nested name too, at every depth."""
+    return {spec.name: public_form(spec, stored.get(spec.key)) for spec in fields}
 
 
 def index_entries(fields: Sequence[FieldSpec], stored: Mapping[str, Any]) -> list[IndexEntry]:
-    """One entry per indexed field, named by its key; null when the record has no value."""
-    return [
-        IndexEntry(
-            spec.key, TYPE_ROWS[spec.type].index_kind, _index_value(spec, stored.get(spec.key))
-        )
-        for spec in fields
-        if spec.indexed
-    ]
+    """One entry per indexed field, named by its key; null when the record has no value. A
+    list's entry is multi-valued (`m`): its distinct texts, none for an empty or null list."""
+    entries: list[IndexEntry] = []
+    for spec in fields:
+        if not spec.indexed:
+            continue
+        value = stored.get(spec.key)
+        if spec.type == "list":
+            entries.append(IndexEntry(spec.key, "m", item_texts(value)))
+        else:
+            entries.append(IndexEntry(spec.key, index_kind(spec), _index_value(spec, value)))
+    return entries
 
 
 def index_filter(spec: FieldSpec, value: Any) -> Filter:
-    """The filter on `spec`'s index that matches records holding `value` (canonical, or None)."""
-    return Filter(spec.key, TYPE_ROWS[spec.type].index_kind, _index_value(spec, value))
+    """The filter on `spec`'s index that matches records holding `value` (canonical, or None);
+    for a list field `value` is one canonical item (never None), matched by membership."""
+    if spec.type == "list":
+        if value is None:
+            raise ValueError(f"{spec.name}: a list holds no null item to filter by")
+        return Filter(spec.key, "m", item_texts((value,))[0])
+    return Filter(spec.key, index_kind(spec), _index_value(spec, value))
+
+
+def index_any_of(spec: FieldSpec, values: Sequence[Any]) -> AnyOf:
+    """The condition on `spec`'s index that matches records holding any of `values`
+    (canonical): for a list field, lists holding any of those items (never None)."""
+    if spec.type == "list":
+        if any(value is None for value in values):
+            raise ValueError(f"{spec.name}: a list holds no null item to filter by")
+        return AnyOf(spec.key, "m", item_texts(values))
+    return AnyOf(spec.key, index_kind(spec), tuple(_index_value(spec, v) for v in values))
+
+
+def _as_sent(spec: FieldSpec, raw: Any) -> Any:
+    return raw
+
+
+def filter_condition(
+    spec: FieldSpec,
+    raw: Any,
+    loc: Loc,
+    parse: Callable[[FieldSpec, Any], Any] = _as_sent,
+) -> Filter | AnyOf | list[Problem]:
+    """What a query filter `raw` on `spec` (an indexed field) keeps, each value read with
+    `parse(spec of one value, value)` first (from a query string, say), then checked:
+
+    * one value: records holding it; for a list field, one item: lists holding it;
+    * a list or tuple of values (except for a multi_select, whose one value is a list):
+      records holding any of them (an `AnyOf`, exact totals; `[]` keeps nothing; at most
+      `ANY_OF_LIMIT` values); for a list field, lists holding any of those items.
+
+    Or every problem, at `loc` (+ the value's index in a list of values). A list field is
+    never filtered by null: a list holds no null item."""
+    item = spec.item or spec
+    many = isinstance(raw, list | tuple) and spec.type != "multi_select"
+    if many and len(raw) > ANY_OF_LIMIT:
+        message = f"At most {ANY_OF_LIMIT} values, not {len(raw)}"
+        return [Problem(loc, message, "too_long", None, {"max_length": ANY_OF_LIMIT})]
+    problems: list[Problem] = []
+    values: list[Any] = []
+    for index, one in enumerate(raw if many else (raw,)):
+        at = (*loc, index) if many else loc
+        value, found = check_value(item, parse(item, one), at)
+        if value is None and not found and spec.type == "list":
+            message = "A list holds no null: filter it by one of its items"
+            found = [Problem(at, message, "value_error", one)]
+        problems += found
+        values.append(value)
+    if problems:
+        return problems
+    return index_any_of(spec, values) if many else index_filter(spec, values[0])
 
 
 def _index_value(spec: FieldSpec, value: Any) -> IndexValue:
@@ -143,31 +188,25 @@ def unique_keys(fields: Sequence[FieldSpec], stored: Mapping[str, Any]) -> list[
     ]
 
 
-def canonical_unique(spec: FieldSpec, value: Any) -> str:
-    """The text two canonical values of `spec` share exactly when they count as the same:
-    emails ignore case, 1 and 1.0 are one number, booleans are `true`/`false`."""
-    if spec.type in ("number", "integer", "reference"):
-        if isinstance(value, float):
-            return str(int(value)) if value.is_integer() else repr(value)
-        return str(value)
-    if spec.type == "boolean":
-        return "true" if value else "false"
-    if spec.type == "email":
-        return str(value).lower()
-    if spec.type == "multi_select":
-        return OPTION_SEPARATOR.join(value)
-    return str(value)
-
-
 def references(fields: Sequence[FieldSpec], stored: Mapping[str, Any]) -> list[Reference]:
-    """The records this one points at, which must exist when it is written."""
+    """The records this one points at, which must exist when it is written: one per distinct
+    target of each field (a list of references, references nested in objects), named by the
+    field's key."""
     return [
-        Reference(spec.key, spec.reference, value)
+        Reference(spec.key, collection, record_id)
         for spec in fields
-        if spec.type == "reference"
-        and spec.reference is not None
-        and (value := stored.get(spec.key)) is not None
+        for collection, record_id in dict.fromkeys(referenced(spec, stored.get(spec.key)))
     ]
+
+
+def reference_target(spec: FieldSpec) -> str | None:
+    """The collection a reference field, or a list of references, points into (else None)."""
+    return (spec.item or spec).reference
+
+
+def referenced_ids(spec: FieldSpec, value: Any) -> list[int]:
+    """The ids a stored value of a reference field, or a list of references, holds."""
+    return [record_id for _, record_id in referenced(spec, value) if isinstance(record_id, int)]
 
 
 # --- definitions --------------------------------------------------------------------------
@@ -193,7 +232,8 @@ def check_field_definition(
         if not isinstance(flag, bool):
             message = "Input should be a valid boolean"
             problems.append(Problem((*loc, attribute), message, "bool_type", flag))
-    row = TYPE_ROWS.get(type) if isinstance(type, str) else None
+    # Only the client types: `uuid`, `object` and `list` are for declarations in code.
+    row = CLIENT_TYPE_ROWS.get(type) if isinstance(type, str) else None
     if row is None:
         expected = expected_text(FIELD_TYPES, shown=len(FIELD_TYPES))
         problems.append(
@@ -222,7 +262,7 @@ def check_field_definition(
     return problems
 
 
-def _check_options(type: FieldType, options: Any, loc: Loc) -> list[Problem]:
+def _check_options(type: SpecType, options: Any, loc: Loc) -> list[Problem]:
     at = (*loc, "options")
     if type not in SELECT_TYPES:
         if options:
@@ -259,7 +299,7 @@ def _check_options(type: FieldType, options: Any, loc: Loc) -> list[Problem]:
     return problems
 
 
-def _check_max_length(type: FieldType, max_length: Any, loc: Loc) -> list[Problem]:
+def _check_max_length(type: SpecType, max_length: Any, loc: Loc) -> list[Problem]:
     if max_length is None:
         return []
     at = (*loc, "max_length")
@@ -279,17 +319,28 @@ def _check_max_length(type: FieldType, max_length: Any, loc: Loc) -> list[Proble
 
 
 __all__ = [
+    "DECLARED_TYPES",
+    "DECLARED_TYPE_TABLE",
     "FIELD_TYPES",
     "FIELD_TYPE_TABLE",
+    "LIST_MAX_ITEMS",
+    "MAX_DEPTH",
     "SAFE_INT_MAX",
+    "DeclaredType",
     "FieldSpec",
     "FieldType",
+    "SpecType",
     "canonical_unique",
     "check_field_definition",
     "check_value",
+    "filter_condition",
+    "index_any_of",
     "index_entries",
     "index_filter",
+    "index_kind",
     "public_values",
+    "reference_target",
+    "referenced_ids",
     "references",
     "unique_keys",
     "validate_record",

@@ -58,10 +58,11 @@ from .audiences import AudienceService
 from .declarations import SYSTEM_SORTS, Collection, Sort, index_kind
 from .fields import (
     FieldSpec,
-    check_value,
+    filter_condition,
     index_entries,
-    index_filter,
     public_values,
+    reference_target,
+    referenced_ids,
     references,
     unique_keys,
     validate_record,
@@ -127,14 +128,16 @@ class RecordService:
         if offset > MAX_OFFSET:
             offset, limit = 0, 0
         index, kind = _sort_index(collection, sort.name, (*loc, "sort_by"))
+        conditions, any_of = self._filters(collection, filters or {}, loc)
         query = Query(
             sort=index,
             sort_kind=kind,
             descending=sort.descending,
             offset=offset,
             limit=limit,
-            filters=tuple(self._filters(collection, filters or {}, loc)),
+            filters=tuple(conditions),
             ids=None if ids is None else tuple(ids),
+            any_of=tuple(any_of),
         )
         if collection.audience is not None and caller is not None:
             reader = await self._audiences.reader(ws, caller)
@@ -150,36 +153,43 @@ class RecordService:
         records: Sequence[StoredRecord],
         field: str,
     ) -> dict[int, StoredRecord]:
-        """The records that `field` (a reference field of `collection`) points to from
-        `records`, by id: one backend read for a whole page, never one per record. A target
-        that is gone is absent (its reference is answered as it is)."""
+        """The records that `field` (a reference field of `collection`, or a list of
+        references) points to from `records`, by id: one backend read for a whole page (all
+        the distinct ids of its lists), never one per record. A target that is gone is
+        absent (its reference is answered as it is)."""
         spec = collection.field_named(field)
-        if spec is None or spec.reference is None:
+        target = None if spec is None else reference_target(spec)
+        if spec is None or target is None:
             raise ValueError(f"{collection.name}.{field} is not a reference field")
-        ids = sorted({ref for r in records if isinstance(ref := r.data.get(spec.key), int)})
+        ids = sorted({ref for r in records for ref in referenced_ids(spec, r.data.get(spec.key))})
         if not ids:
             return {}
-        found = await self._store.get(ws, spec.reference, ids)
+        found = await self._store.get(ws, target, ids)
         return {rid: record for rid, record in zip(ids, found, strict=True) if record is not None}
 
     def _filters(
         self, collection: Collection, filters: Mapping[str, Any], loc: tuple[str | int, ...]
-    ) -> list[Filter]:
+    ) -> tuple[list[Filter], list[AnyOf]]:
+        """Equality (a list field: membership) for one value; any of them for a list of
+        values (`fields.filter_condition`)."""
         found: list[Filter] = []
+        any_of: list[AnyOf] = []
         problems: list[Problem] = []
         for name, raw in filters.items():
             spec = collection.field_named(name)
             if spec is None or not spec.indexed:
                 problems.append(Problem((*loc, name), "Not a filterable field", input=raw))
                 continue
-            value, errors = check_value(spec, _from_query(spec, raw), (*loc, name))
-            if errors:
-                problems.extend(errors)
-                continue
-            found.append(index_filter(spec, value))
+            match filter_condition(spec, raw, (*loc, name), _from_query):
+                case Filter() as condition:
+                    found.append(condition)
+                case AnyOf() as condition:
+                    any_of.append(condition)
+                case errors:
+                    problems.extend(errors)
         if problems:
             raise InvalidInput.of(problems)
-        return found
+        return found, any_of
 
     # --- writes -----------------------------------------------------------------------------
 
