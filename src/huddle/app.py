@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -25,6 +25,7 @@ from .api import (
 )
 from .api.base_v2_errors import BASE_V2_PATHS
 from .api.cors import Cors
+from .api.declared.module import Module
 from .api.declared.routes import router_of
 from .api.deps import Runtime
 from .api.dialects import Dialects, ErrorDialect
@@ -65,9 +66,15 @@ class HuddleApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    modules: Sequence[Module] = (),
+) -> FastAPI:
     """A Huddle node as an ASGI app. Configuration errors raise `ConfigError` here, before
-    anything is served; the backend is opened by the lifespan."""
+    anything is served; the backend is opened by the lifespan. `modules` are declared modules
+    served beside Huddle's own (an embedding product's, or a test's)."""
     settings = settings or Settings()
     backend_scheme(settings.backend_url)
     secret = resolve_jwt_secret(settings)
@@ -128,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     ]
     if settings.demo_enabled:
         routers.append((demo.router, HUDDLE))
+    routers += [(router_of(module), module.style.dialect) for module in modules]
     for router, dialect in routers:
         app.include_router(router)
         dialects.register(router, dialect)

@@ -594,8 +594,9 @@ def _sort_index(
     if name in SYSTEM_SORTS:
         return SYSTEM_SORTS[name], "n"
     spec = collection.field_named(name)
-    if spec is None or not spec.indexed:
-        allowed = [*SYSTEM_SORTS, *(s.name for s in collection.fields if s.indexed)]
+    if spec is None or not spec.indexed or index_kind(spec) == "m":
+        sortable = (s for s in collection.fields if s.indexed and index_kind(s) != "m")
+        allowed = [*SYSTEM_SORTS, *(s.name for s in sortable)]
         raise InvalidInput(
             f"Cannot sort by {name!r}; sortable: {', '.join(allowed)}",
             loc=loc,

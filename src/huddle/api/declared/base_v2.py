@@ -100,7 +100,9 @@ class BaseV2Style:
     def paging(self) -> Callable[..., Any]:
         return _paging
 
-    def values_in(self, module: Module, body: Any, op: Operation) -> dict[str, Any]:
+    def values_in(
+        self, module: Module, body: Any, op: Operation, loc: tuple[str | int, ...] = ("body",)
+    ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise InvalidInput(
                 "Input should be an object with data and meta", loc=("body",), input=body
@@ -130,6 +132,9 @@ class BaseV2Style:
             raise InvalidInput.of(problems)
         assert isinstance(data, dict)
         return dict(data)
+
+    def query_values(self, module: Module, filters: dict[str, Any]) -> dict[str, Any]:
+        return filters
 
     def bulk_in(self, module: Module, body: Any) -> list[Any]:
         items = body.get("items") if isinstance(body, dict) else None
@@ -221,6 +226,9 @@ class BaseV2Style:
                 "meta": {"type": "collection", "count": 1, "links": {"self": module.path}},
             },
         }
+
+    def deleted_schema(self, module: Module) -> JsonSchema | None:
+        return None
 
     def body_schema(self, module: Module, op: Operation) -> JsonSchema:
         writable = [spec for spec in module.collection.fields if not _read_only(module, spec)]

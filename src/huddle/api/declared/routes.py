@@ -155,7 +155,7 @@ def _list(router: APIRouter, module: Module, route: Route) -> None:
                 wanted[f.field] = values
             else:
                 wanted[f.field] = raw
-        wanted = await hooks.filters(ctx, module, wanted)
+        wanted = await hooks.filters(ctx, module, style.query_values(module, wanted))
         page = await ctx.services.records.page(
             ctx.ws,
             module.collection,
@@ -304,7 +304,7 @@ def _delete(router: APIRouter, module: Module, route: Route) -> None:
         [_CONTEXT, _id_parameter(module), _IF_MATCH, _LOCK_TOKEN],
         status=style.deleted_status,
         summary=f"Delete a {module.title}",
-        response=None,
+        response=style.deleted_schema(module),
         errors=(403, 404, 409, 422, 423),
     )
 
@@ -318,8 +318,10 @@ def _bulk_create(router: APIRouter, module: Module, route: Route) -> None:
         if len(items) > limit:
             raise _too_many(limit, len(items))
         values = [
-            await hooks.values(ctx, module, style.values_in(module, item, "create"), "create")
-            for item in items
+            await hooks.values(
+                ctx, module, style.values_in(module, item, "create", (*style.bulk_loc, i)), "create"
+            )
+            for i, item in enumerate(items)
         ]
         records = await ctx.services.records.create_many(
             ctx.ws, module.collection, values, ctx.caller, loc=style.bulk_loc
@@ -336,7 +338,7 @@ def _bulk_create(router: APIRouter, module: Module, route: Route) -> None:
         [_CONTEXT, _body(f"Up to {limit} new {module.title}s, all created or none")],
         status=style.created_status,
         summary=f"Create {module.title}s in bulk",
-        response={"type": "array", "items": style.record_schema(module)},
+        response=_array_of(style.record_schema(module)),
         errors=(403, 409, 422),
         body=style.body_schema(module, "bulk_create"),
     )
@@ -367,10 +369,18 @@ def _bulk_delete(router: APIRouter, module: Module, route: Route) -> None:
         [_CONTEXT, body],
         status=style.deleted_status,
         summary=f"Delete {module.title}s in bulk",
-        response=None,
+        response=style.deleted_schema(module),
         errors=(403, 404, 409, 422, 423),
         body=style.body_schema(module, "bulk_delete"),
     )
+
+
+def _array_of(item: JsonSchema) -> JsonSchema:
+    example = item.get("example")
+    schema: JsonSchema = {"type": "array", "items": item}
+    if example is not None:
+        schema["example"] = [example]
+    return schema
 
 
 def _too_many(limit: int, sent: int) -> InvalidInput:

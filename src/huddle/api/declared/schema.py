@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ...services.field_types import LIST_MAX_ITEMS
 from ...services.fields import FieldSpec
 from .style import JsonSchema
 
@@ -24,7 +25,7 @@ _STRING_FORMATS = {
 def field_schema(spec: FieldSpec, reference: Callable[[FieldSpec], JsonSchema]) -> JsonSchema:
     """The schema of one field's value. `reference` gives the schema of a reference's id (a
     number or a public id, as the style writes it)."""
-    kind: str = spec.type
+    kind = spec.type
     schema: JsonSchema
     if kind == "reference":
         schema = reference(spec)
@@ -39,14 +40,11 @@ def field_schema(spec: FieldSpec, reference: Callable[[FieldSpec], JsonSchema]) 
     elif kind == "multi_select":
         schema = {"type": "array", "items": {"type": "string", "enum": list(spec.options)}}
     elif kind == "object":
-        schema = object_schema(getattr(spec, "shape", ()), reference)
+        schema = object_schema(spec.shape, reference)
     elif kind == "list":
-        item = getattr(spec, "item", None)
-        schema = {"type": "array"}
-        if item is not None:
-            schema["items"] = field_schema(item, reference)
-        if (max_items := getattr(spec, "max_items", None)) is not None:
-            schema["maxItems"] = max_items
+        schema = {"type": "array", "maxItems": spec.max_items or LIST_MAX_ITEMS}
+        if spec.item is not None:
+            schema["items"] = field_schema(spec.item, reference)
     else:
         schema = {"type": "string"}
         if kind in _STRING_FORMATS:

@@ -73,9 +73,16 @@ class Style(Protocol):
         `Paging`."""
         ...
 
-    def values_in(self, module: Module, body: Any, op: Operation) -> dict[str, Any]:
-        """The public values a create or update body carries (`InvalidInput` for a body of
-        the wrong shape); public ids in reference fields are turned into store ids."""
+    def values_in(
+        self, module: Module, body: Any, op: Operation, loc: tuple[str | int, ...] = ("body",)
+    ) -> dict[str, Any]:
+        """The public values a create or update body (at `loc`: one item of a bulk create
+        is deeper) carries (`InvalidInput` for a body of the wrong shape); public ids in
+        reference fields are turned into store ids."""
+        ...
+
+    def query_values(self, module: Module, filters: dict[str, Any]) -> dict[str, Any]:
+        """A list's filters by field name, with public ids turned into store ids."""
         ...
 
     def bulk_in(self, module: Module, body: Any) -> list[Any]:
@@ -111,6 +118,10 @@ class Style(Protocol):
         ...
 
     def list_schema(self, module: Module) -> JsonSchema: ...
+
+    def deleted_schema(self, module: Module) -> JsonSchema | None:
+        """The JSON schema of what a delete answers (None: no body)."""
+        ...
 
     def body_schema(self, module: Module, op: Operation) -> JsonSchema:
         """The JSON schema of a create/update/bulk body (OpenAPI)."""

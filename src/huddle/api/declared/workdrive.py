@@ -140,34 +140,50 @@ class WorkDriveStyle:
     def paging(self) -> Callable[..., Any]:
         return _paging
 
-    def values_in(self, module: Module, body: Any, op: Operation) -> dict[str, Any]:
+    def values_in(
+        self, module: Module, body: Any, op: Operation, loc: tuple[str | int, ...] = ("body",)
+    ) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise InvalidInput("the body must be an object", loc=("body",), input=body)
-        return self._ids_in_values(module.collection.fields, body, ("body",))
+            raise InvalidInput("the body must be an object", loc=loc, input=body)
+        return self._ids_in_values(module.collection.fields, body, loc)
 
     def _ids_in_values(
         self, fields: Sequence[FieldSpec], values: Mapping[str, Any], loc: tuple[str | int, ...]
     ) -> dict[str, Any]:
         """`values` with the public ids of reference fields (and lists of them) turned into
-        store ids. An id this scheme did not make for that collection is left as sent, so
-        the engine refuses it as a value of the wrong type, at its place."""
+        store ids; anything that is not an id this scheme made for the field's collection is
+        refused at its place (a store id sent as a number too: clients know public ids)."""
         out = dict(values)
+        problems: list[Problem] = []
         for spec in fields:
             value = out.get(spec.name)
-            if value is None:
+            target = spec.reference or (spec.item.reference if spec.item else None)
+            if value is None or target is None:
                 continue
-            item = getattr(spec, "item", None)
-            if spec.reference is not None:
-                out[spec.name] = self._store_id(spec.reference, value)
-            elif item is not None and getattr(item, "reference", None) and isinstance(value, list):
-                out[spec.name] = [self._store_id(item.reference, v) for v in value]
+            if isinstance(value, list):
+                at: list[tuple[str | int, ...]] = [(*loc, spec.name, i) for i in range(len(value))]
+                out[spec.name] = [
+                    self._store_id(target, v, where, problems)
+                    for v, where in zip(value, at, strict=True)
+                ]
+            else:
+                out[spec.name] = self._store_id(target, value, (*loc, spec.name), problems)
+        if problems:
+            raise InvalidInput.of(problems)
         return out
 
-    def _store_id(self, collection: str, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        found = self.ids.decode(collection, value)
-        return value if found is None else found
+    def query_values(self, module: Module, filters: dict[str, Any]) -> dict[str, Any]:
+        return self._ids_in_values(module.collection.fields, filters, ("query",))
+
+    def _store_id(
+        self, collection: str, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
+    ) -> Any:
+        found = self.ids.decode(collection, value) if isinstance(value, str) else None
+        if found is None and value is not None:
+            problems.append(
+                Problem(loc, "Not the id of a record it may refer to", "reference", value)
+            )
+        return found
 
     def bulk_in(self, module: Module, body: Any) -> list[Any]:
         items = body.get("data") if isinstance(body, dict) else body
@@ -207,10 +223,10 @@ class WorkDriveStyle:
             value = values.get(spec.name)
             if value is None:
                 continue
-            item = getattr(spec, "item", None)
+            item = spec.item
             if spec.reference is not None and isinstance(value, int):
                 values[spec.name] = self.public_id(spec.reference, value)
-            elif item is not None and getattr(item, "reference", None) and isinstance(value, list):
+            elif item is not None and item.reference is not None and isinstance(value, list):
                 values[spec.name] = [
                     self.public_id(item.reference, v) if isinstance(v, int) else v for v in value
                 ]
@@ -285,6 +301,16 @@ class WorkDriveStyle:
                 "meta": meta,
             },
             "example": {module.list_key: [self._example(module)], "meta": example_meta},
+        }
+
+    def deleted_schema(self, module: Module) -> JsonSchema | None:
+        return {
+            "type": "object",
+            "properties": {
+                "ids": {"type": "array", "items": _UUID},
+                "deleted": {"type": "integer"},
+            },
+            "example": {"ids": [_EXAMPLE_ID], "deleted": 1},
         }
 
     def body_schema(self, module: Module, op: Operation) -> JsonSchema:
