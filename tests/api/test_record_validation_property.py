@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from huddle.engine.fields import FieldSpec, public_values, validate_record
 from huddle.errors import InvalidInput
-from huddle.services.fields import FieldSpec, public_values, validate_record
 
 from .conftest import Api
 

@@ -10,7 +10,7 @@ import asyncio
 from huddle.backends.base import Backend, Subscription
 from huddle.hub.audience import Reader
 from huddle.models import MEMBERSHIP_CHANGED, Audience, Event, EventDraft
-from huddle.records import CreateOp, DeleteOp, RecordEvent, RecordWrite, StoredRecord
+from huddle.store import CreateOp, DeleteOp, RecordEvent, RecordWrite, StoredRecord
 from tests.support.contract import ANA_ACTOR, WS, draft, log_of
 
 GET_TIMEOUT = 5.0

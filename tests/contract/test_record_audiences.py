@@ -11,13 +11,13 @@ from typing import Final
 import pytest
 
 from huddle.auth import ADMIN, Principal
+from huddle.engine.audiences import AudienceService
+from huddle.engine.declarations import Collection, listed, members, owner_only
+from huddle.engine.fields import FieldSpec
+from huddle.engine.service import RecordService
 from huddle.errors import NotFound
 from huddle.hub.node import Node
 from huddle.models import Actor, Audience
-from huddle.services.audiences import AudienceService
-from huddle.services.declarations import Collection, listed, members, owner_only
-from huddle.services.fields import FieldSpec
-from huddle.services.records import RecordService
 from tests.support.backends import BackendFactory
 from tests.support.contract import WS
 

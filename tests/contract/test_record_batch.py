@@ -10,7 +10,7 @@ import pytest
 
 from huddle.backends.base import Backend
 from huddle.models import Actor, Granted, Holder, Lock
-from huddle.records import (
+from huddle.store import (
     BATCH_LIMIT,
     AnyOf,
     BatchOp,

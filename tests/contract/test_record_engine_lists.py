@@ -12,12 +12,12 @@ import pytest
 
 from huddle.auth import ADMIN, Principal
 from huddle.backends.base import Backend
+from huddle.engine.declarations import Collection, Sort
+from huddle.engine.fields import FieldSpec
+from huddle.engine.service import RecordService
 from huddle.errors import InvalidInput
 from huddle.hub.node import Node
-from huddle.records import StoredRecord
-from huddle.services.declarations import Collection, Sort
-from huddle.services.fields import FieldSpec
-from huddle.services.records import RecordService
+from huddle.store import StoredRecord
 from tests.support.backends import BackendFactory
 from tests.support.contract import WS
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from huddle.backends.base import Backend
-from huddle.records import (
+from huddle.store import (
     ANY_OF_LIMIT,
     AnyOf,
     Cascade,

@@ -12,7 +12,7 @@ import pytest
 from huddle.backends.base import Backend
 from huddle.ids import WorkspaceKey
 from huddle.models import Actor, Granted, Holder, Lock
-from huddle.records import (
+from huddle.store import (
     Cascade,
     CollectionCount,
     Filter,

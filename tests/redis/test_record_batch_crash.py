@@ -20,7 +20,7 @@ from huddle.backends.base import Backend
 from huddle.config import Settings
 from huddle.errors import BackendUnavailable
 from huddle.models import Event
-from huddle.records import CreateOp, IndexEntry, Query, RecordEvent, RecordWrite, StoredRecord
+from huddle.store import CreateOp, IndexEntry, Query, RecordEvent, RecordWrite, StoredRecord
 from tests.support.contract import ANA_ACTOR, WS, log_of
 from tests.support.record_audit import audit_records
 from tests.support.redis_server import RedisServer, unique_prefix

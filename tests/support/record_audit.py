@@ -31,7 +31,7 @@ import msgpack
 import redis.asyncio as aioredis
 
 from huddle.backends.redis_records import decode_record
-from huddle.records import SYSTEM_INDEXES, StoredRecord, padded_id
+from huddle.store import SYSTEM_INDEXES, StoredRecord, padded_id
 
 #: Suffixes of the record keys that name a collection whole (`:r:<c>` ...).
 _COLLECTION_KINDS: Final = ("r", "rid", "rk", "rxs")

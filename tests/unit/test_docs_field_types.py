@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from huddle.services.fields import FIELD_TYPE_TABLE
+from huddle.engine.fields import FIELD_TYPE_TABLE
 
 API_DOC = Path(__file__).parents[2] / "docs" / "api.md"
 START, END = "<!-- field-types:start -->", "<!-- field-types:end -->"
@@ -32,5 +32,5 @@ def test_api_doc_field_type_table_is_generated_from_the_code() -> None:
     assert found.group(1) == render(FIELD_TYPE_TABLE), (
         "docs/api.md's field-type table is out of date; paste the output of\n"
         ".venv/bin/python -c 'from tests.unit.test_docs_field_types import render; "
-        "from huddle.services.fields import FIELD_TYPE_TABLE; print(render(FIELD_TYPE_TABLE))'"
+        "from huddle.engine.fields import FIELD_TYPE_TABLE; print(render(FIELD_TYPE_TABLE))'"
     )

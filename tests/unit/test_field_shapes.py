@@ -13,11 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from huddle.errors import InvalidInput
-from huddle.records import ANY_OF_LIMIT, AnyOf, Filter, IndexEntry, Reference, UniqueKey
-from huddle.services.declarations import index_kind
-from huddle.services.field_values import expected_text
-from huddle.services.fields import (
+from huddle.engine.declarations import index_kind
+from huddle.engine.field_values import expected_text
+from huddle.engine.fields import (
     DECLARED_TYPE_TABLE,
     DECLARED_TYPES,
     FIELD_TYPE_TABLE,
@@ -37,7 +35,9 @@ from huddle.services.fields import (
     unique_keys,
     validate_record,
 )
+from huddle.errors import InvalidInput
 from huddle.services.object_definitions import definition_problems
+from huddle.store import ANY_OF_LIMIT, AnyOf, Filter, IndexEntry, Reference, UniqueKey
 
 U1 = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 U2 = "f5743644-c8ce-4bbe-a9bd-dfdd18dce445"

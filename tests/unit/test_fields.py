@@ -14,9 +14,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from huddle.errors import InvalidInput, Problem
-from huddle.records import IndexEntry, Reference, UniqueKey
-from huddle.services.fields import (
+from huddle.engine.fields import (
     FIELD_TYPE_TABLE,
     FIELD_TYPES,
     SAFE_INT_MAX,
@@ -31,6 +29,8 @@ from huddle.services.fields import (
     unique_keys,
     validate_record,
 )
+from huddle.errors import InvalidInput, Problem
+from huddle.store import IndexEntry, Reference, UniqueKey
 
 STAGES = ("lead", "won", "lost")
 

@@ -12,13 +12,13 @@ from huddle.auth import ADMIN, Principal
 from huddle.backends import open_backend
 from huddle.clock import ManualClock
 from huddle.config import Settings
+from huddle.engine.declarations import Collection, Permissions, Sort
+from huddle.engine.fields import FieldSpec
+from huddle.engine.service import RecordService
 from huddle.errors import EditLocked, Forbidden, InvalidInput, StaleFence
 from huddle.hub.node import Node
 from huddle.ids import EntityRef, OrgId, WorkspaceId, WorkspaceKey
 from huddle.models import Holder
-from huddle.services.declarations import Collection, Permissions, Sort
-from huddle.services.fields import FieldSpec
-from huddle.services.records import RecordService
 
 WS = WorkspaceKey(OrgId("acme"), WorkspaceId("ws1"))
 

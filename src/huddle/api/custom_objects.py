@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ..services.declarations import Sort
+from ..engine.declarations import Sort
 from .custom_objects_models import (
     FieldChangeOut,
     FieldOut,

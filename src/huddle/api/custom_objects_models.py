@@ -8,10 +8,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from ..clock import iso_ms
-from ..records import StoredRecord
+from ..engine.fields import public_values
 from ..services.custom_objects import ObjectStats
-from ..services.fields import public_values
 from ..services.object_definitions import FieldDef, ObjectDef
+from ..store import StoredRecord
 
 _FIELD_EXAMPLE: JsonDict = {
     "apiName": "stage",

@@ -63,7 +63,7 @@ from ..models import (
     SweepResult,
     UserPresence,
 )
-from ..records import (
+from ..store import (
     BatchOp,
     BatchRefused,
     Cascade,
@@ -225,7 +225,7 @@ class LockStore(Protocol):
 
 
 class RecordStore(Protocol):
-    """Records of named collections inside a workspace (see `huddle.records`).
+    """Records of named collections inside a workspace (see `huddle.store`).
 
     Each write is atomic with its `Guard` check, its version check, its unique keys, its
     references, its index entries and its event: either all of it happens or none of it, and

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..records import Reference, StoredRecord, UniqueKey
+from ..store import Reference, StoredRecord, UniqueKey
 
 if TYPE_CHECKING:
     from .memory_records import CollectionState

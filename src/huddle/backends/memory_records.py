@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from ..ids import WorkspaceKey
-from ..records import (
+from ..store import (
     ID_WIDTH,
     SYSTEM_INDEXES,
     BatchOp,

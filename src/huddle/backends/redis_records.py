@@ -14,7 +14,7 @@ from typing import Any
 import msgpack
 
 from ..ids import WorkspaceKey
-from ..records import (
+from ..store import (
     BatchOp,
     BatchRefused,
     Cascade,

@@ -13,8 +13,8 @@ from typing import Any, Final
 from ..api.declared.base_v2 import BaseV2Style
 from ..api.declared.module import Context, Hooks, Module, QueryFilter, Route
 from ..errors import InvalidInput, Problem
-from ..records import StoredRecord
 from ..services.collaborations import COLLABORATIONS, positive_id, resource_type
+from ..store import StoredRecord
 
 
 class CollaborationHooks(Hooks):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..engine.audiences import AudienceService
+from ..engine.service import RecordService
 from ..hub.node import Node
 from .apikeys import ApiKeyService
-from .audiences import AudienceService
 from .collaborations import CollaborationService
 from .custom_objects import CustomObjectService
 from .custom_records import CustomRecordService
@@ -14,7 +15,6 @@ from .demo import DemoService
 from .events import EventService
 from .locks import LockService
 from .presence import PresenceService
-from .records import RecordService
 from .streams import StreamService
 
 

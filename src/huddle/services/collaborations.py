@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..auth import Principal
+from ..engine.declarations import Collection, Sort
+from ..engine.fields import SAFE_INT_MAX, FieldSpec
+from ..engine.service import RecordService
 from ..errors import InvalidInput, Problem
 from ..ids import WorkspaceKey
-from ..records import Page, StoredRecord, Taken
-from .declarations import Collection, Sort
-from .fields import SAFE_INT_MAX, FieldSpec
-from .records import RecordService
+from ..store import Page, StoredRecord, Taken
 
 RESOURCE_TYPES: Final = ("lead", "contact", "sales_account", "deal")
 

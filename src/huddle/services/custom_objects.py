@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..auth import Principal
+from ..engine.service import RecordService
 from ..errors import (
     AlreadyExists,
     Conflict,
@@ -41,7 +42,7 @@ from ..errors import (
 from ..hub.node import Node
 from ..ids import WorkspaceKey
 from ..models import Actor
-from ..records import (
+from ..store import (
     Cascade,
     CollectionCount,
     IndexEntry,
@@ -61,7 +62,6 @@ from .object_definitions import (
     object_event,
     records_of,
 )
-from .records import RecordService
 
 #: API names an object may not take: they are entity types of Huddle's own records, and a
 #: record's lock entity type is its object's API name.

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..auth import Principal
+from ..engine.declarations import Sort
+from ..engine.service import RecordService
 from ..errors import Conflict, DefinitionChanged
 from ..ids import WorkspaceKey
-from ..records import Page, StoredRecord
+from ..store import Page, StoredRecord
 from .custom_objects import CustomObjectService
-from .declarations import Sort
 from .object_definitions import ObjectDef
-from .records import RecordService
 
 #: Rounds of a record write while its object's definition keeps changing under it.
 DEFINITION_ROUNDS: Final = 8

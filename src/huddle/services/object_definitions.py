@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..engine.declarations import ADMINS_ONLY, Collection
+from ..engine.fields import FieldSpec, FieldType, check_field_definition
 from ..errors import NotFound, Problem
-from ..records import Reference, StoredRecord
-from .declarations import ADMINS_ONLY, Collection
-from .fields import FieldSpec, FieldType, check_field_definition
+from ..store import Reference, StoredRecord
 
 OBJECT_ENTITY: Final = "custom_object"
 #: The collection of the definitions themselves.

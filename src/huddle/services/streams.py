@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from ..auth import Principal
+from ..engine.audiences import AudienceService
 from ..hub.channel import Encoding, Member
 from ..hub.node import Node
 from ..hub.outbox import Outbox
 from ..ids import WorkspaceKey
 from ..models import Event, reset_event
 from ..protocol.cursor import ORIGIN, parse_cursor
-from .audiences import AudienceService
 from .events import EventService, Replay
 
 

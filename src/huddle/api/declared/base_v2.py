@@ -18,11 +18,11 @@ from fastapi import Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...engine.declarations import Sort
+from ...engine.fields import FieldSpec, public_values
 from ...errors import InvalidInput, Problem
-from ...records import Page, StoredRecord
 from ...services.collaborations import positive_id
-from ...services.declarations import Sort
-from ...services.fields import FieldSpec, public_values
+from ...store import Page, StoredRecord
 from ..base_v2_errors import BaseV2Dialect
 from ..dialects import ErrorDialect
 from .schema import object_schema

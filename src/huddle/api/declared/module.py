@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.requests import Request
 
 from ...auth import Principal
+from ...engine.declarations import Collection
 from ...ids import WorkspaceKey
-from ...records import StoredRecord
 from ...services import Services
-from ...services.declarations import Collection
+from ...store import StoredRecord
 
 if TYPE_CHECKING:
     from .style import Style

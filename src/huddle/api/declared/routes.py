@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...errors import InvalidInput
-from ...records import BATCH_LIMIT
+from ...store import BATCH_LIMIT
 from ..deps import CallerWorkspace, CurrentPrincipal, CurrentServices, IfMatchToken, fencing_token
 from .module import Context, Module, Route
 from .style import JsonSchema, Paging

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ...services.field_types import LIST_MAX_ITEMS
-from ...services.fields import FieldSpec
+from ...engine.field_types import LIST_MAX_ITEMS
+from ...engine.fields import FieldSpec
 from .style import JsonSchema
 
 _STRING_FORMATS = {

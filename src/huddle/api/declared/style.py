@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...records import Page, StoredRecord
-from ...services.declarations import Sort
+from ...engine.declarations import Sort
+from ...store import Page, StoredRecord
 from ..dialects import ErrorDialect
 
 if TYPE_CHECKING:

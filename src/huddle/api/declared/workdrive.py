@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...clock import iso_ms
+from ...engine.declarations import Sort
+from ...engine.fields import FieldSpec, public_values
 from ...errors import HuddleError, InvalidInput, NotFound, Problem
-from ...records import Page, StoredRecord
-from ...services.declarations import Sort
-from ...services.fields import FieldSpec, public_values
+from ...store import Page, StoredRecord
 from ..dialects import ErrorDialect
 from ..errors import error_headers, sendable
 from .schema import object_schema

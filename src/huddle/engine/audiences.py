@@ -19,7 +19,7 @@ from ..hub.audience import Reader
 from ..hub.node import Node
 from ..ids import WorkspaceKey
 from ..models import MEMBERSHIP_CHANGED, Actor, Audience
-from ..records import (
+from ..store import (
     Missing,
     RecordEvent,
     RecordWrite,

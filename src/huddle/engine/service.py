@@ -29,7 +29,7 @@ from ..hub.audience import Reader
 from ..hub.node import Node
 from ..ids import WorkspaceKey
 from ..models import Actor, Audience
-from ..records import (
+from ..store import (
     BATCH_LIMIT,
     AnyOf,
     BatchOp,
@@ -56,6 +56,7 @@ from ..records import (
 )
 from .audiences import AudienceService
 from .declarations import SYSTEM_SORTS, Collection, Sort, index_kind
+from .errors import not_found, refused, taken, unresolved
 from .fields import (
     FieldSpec,
     filter_condition,
@@ -67,7 +68,6 @@ from .fields import (
     unique_keys,
     validate_record,
 )
-from .record_errors import not_found, refused, taken, unresolved
 
 #: Offsets beyond this are past any collection: such a page is empty (and no backend is asked
 #: to skip that far, which Lua numbers could not even represent exactly).

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple, get_args
 
-from ..records import IndexKind
+from ..store import IndexKind
 
 FieldType = Literal[
     "text",

@@ -15,7 +15,7 @@ from ..errors import (
     StaleFence,
 )
 from ..models import Lock
-from ..records import Locked, Missing, NotEmpty, Stale, Taken, Unresolved
+from ..store import Locked, Missing, NotEmpty, Stale, Taken, Unresolved
 from .declarations import Collection
 
 

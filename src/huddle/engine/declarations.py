@@ -16,7 +16,7 @@ from ..auth import Principal
 from ..errors import Forbidden, InvalidInput
 from ..ids import EntityRef
 from ..models import Audience
-from ..records import IndexKind, Reference, StoredRecord
+from ..store import IndexKind, Reference, StoredRecord
 from .fields import FieldSpec
 from .fields import index_kind as _index_kind
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidInput, Problem
-from ..records import ANY_OF_LIMIT, AnyOf, Filter, IndexEntry, IndexValue, Reference, UniqueKey
+from ..store import ANY_OF_LIMIT, AnyOf, Filter, IndexEntry, IndexValue, Reference, UniqueKey
 from .field_shapes import (
     canonical_unique,
     check_record,
