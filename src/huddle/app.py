@@ -97,9 +97,9 @@ def create_app(
             open_backend(settings, clock) as backend,
             Node(backend, settings, clock).running() as node,
         ):
-            app.state.runtime = Runtime(
-                settings, Services.for_node(node), verifier, tickets, origins, dev_secret
-            )
+            private = [module.collection for module in modules if module.collection.audience]
+            services = Services.for_node(node, private)
+            app.state.runtime = Runtime(settings, services, verifier, tickets, origins, dev_secret)
             yield
 
     app = HuddleApp(

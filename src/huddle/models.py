@@ -238,6 +238,9 @@ class Lock:
     acquired_at_ms: int
     expires_at_ms: int
     token: int
+    audience: Audience | None = None
+    """Who may see the lock's events (the entity's audience when it was acquired); None:
+    every member."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +292,9 @@ class PresenceSession:
     expires_at_ms: int
     viewing: EntityRef | None = None
     viewing_since_ms: int | None = None
+    viewing_audience: Audience | None = None
+    """Who may see that the session views `viewing` (the entity's audience); None: every
+    member."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,3 +265,48 @@ async def test_the_openapi_document_describes_every_declared_route_with_examples
     location = create["properties"]["location"]["anyOf"][0]
     assert location["required"] == ["textAddress"]
     assert create["properties"]["tags"]["anyOf"][0]["maxItems"] == 10
+
+
+async def test_presence_and_locks_on_a_private_task_are_for_its_audience_only(api: Api) -> None:
+    made = await post(api, TASKS, task("private", permissions={"users": ["ben"]}))
+    lock = f"/v1/collaboration/locks/sample_task/{made['id']}"
+    viewers = f"/v1/collaboration/presence/sample_task/{made['id']}"
+    nowhere = f"/v1/collaboration/locks/sample_task/{uuid.uuid4()}"
+    # an outsider meets a hidden task exactly as one that does not exist
+    for path in (lock, nowhere):
+        assert (await api.client.post(path, headers=api.auth("cleo"))).status_code == 404
+    taken = await api.client.post(lock, headers=api.auth("ben"))
+    assert taken.status_code == 200, taken.text
+    token = taken.json()["fencingToken"]
+    status = await api.client.get(lock, headers=api.auth("cleo"))
+    assert status.status_code == 200 and status.json()["locked"] is False
+    assert (await api.client.get(lock, headers=api.auth("ana"))).json()["locked"] is True
+    view = {"resource_type": "sample_task", "resource_id": made["id"]}
+    viewing = f"{BASE}/sync/presence/viewing"
+    assert (await api.client.post(viewing, params=view, headers=api.auth("ben"))).status_code == 200
+    assert (
+        await api.client.post(viewing, params=view, headers=api.auth("cleo"))
+    ).status_code == 404
+    assert (await api.client.get(viewers, headers=api.auth("cleo"))).json()["count"] == 0
+    assert (await api.client.get(viewers, headers=api.auth("ana"))).json()["count"] == 1
+    roster = (await api.client.get(f"{BASE}/sync/presence", headers=api.auth("cleo"))).json()
+    [ben] = [u for u in roster["users"] if u["user_id"] == "ben"]
+    assert ben["viewing"] == []
+    # the lock guards writes by the task's public id: Ana waits for Ben, Ben writes
+    path = f"{TASKS}/{made['id']}"
+    blocked = await api.client.patch(path, json={"title": "x"}, headers=api.auth("ana"))
+    wd_error(blocked, 423)
+    fenced = await api.client.patch(
+        path, json={"title": "y"}, headers={**api.auth("ben"), "If-Match": f"lock:{token}"}
+    )
+    assert fenced.status_code == 200, fenced.text
+
+    # nothing of it reaches the outsider's events; the insiders' carry it
+    async def types(user: str) -> list[str]:
+        answer = await api.client.get(f"{BASE}/sync/events", headers=api.auth(user))
+        return [e["type"] for e in answer.json()["events"]]
+
+    assert not any(t.startswith(("lock.", "sample_task.")) for t in await types("cleo"))
+    assert [t for t in await types("cleo") if t == "presence.viewing"] == []
+    ana_sees = await types("ana")
+    assert "lock.acquired" in ana_sees and "presence.viewing" in ana_sees

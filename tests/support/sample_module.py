@@ -58,6 +58,7 @@ TASKS: Final = Collection(
     ),
     events="sample_task",
     lock_type="sample_task",
+    public_ids=True,
     permissions=Permissions(update="member", delete="owner"),
     audience=listed(users="permissions.users", groups={"department": "permissions.departments"}),
 )

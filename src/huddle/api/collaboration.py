@@ -40,11 +40,12 @@ Ttl = Annotated[float | None, Query(description="Lease seconds (overrides the bo
 async def get_entity_viewers(
     entityType: EntityType,
     entityId: EntityId,
+    caller: CurrentPrincipal,
     ws: CallerWorkspace,
     svc: CurrentServices,
 ) -> ViewersOut:
     """Distinct users viewing the entity (a user's sessions folded), with the lock holder."""
-    (found,) = await svc.presence.viewers(ws, [EntityRef(entityType, entityId)])
+    (found,) = await svc.presence.viewers(ws, [EntityRef(entityType, entityId)], caller)
     return ViewersOut.of(found)
 
 
@@ -57,10 +58,11 @@ async def get_entity_viewers(
 async def get_viewer_count(
     entityType: EntityType,
     entityId: EntityId,
+    caller: CurrentPrincipal,
     ws: CallerWorkspace,
     svc: CurrentServices,
 ) -> CountOut:
-    (found,) = await svc.presence.viewers(ws, [EntityRef(entityType, entityId)])
+    (found,) = await svc.presence.viewers(ws, [EntityRef(entityType, entityId)], caller)
     return CountOut(
         entityType=entityType, entityId=entityId, count=found.count, sessions=found.sessions
     )
@@ -73,11 +75,11 @@ async def get_viewer_count(
     summary="Get Presence Summary",
 )
 async def get_presence_summary(
-    body: SummaryIn, ws: CallerWorkspace, svc: CurrentServices
+    body: SummaryIn, caller: CurrentPrincipal, ws: CallerWorkspace, svc: CurrentServices
 ) -> SummaryOut:
     """Viewers and counts of many entities in one call (one backend round trip)."""
     entities = [EntityRef(e.entityType, e.entityId) for e in body.entities]
-    found = await svc.presence.viewers(ws, entities)
+    found = await svc.presence.viewers(ws, entities, caller)
     return SummaryOut(entities=[ViewersOut.of(f) for f in found], count=len(found))
 
 
@@ -107,7 +109,7 @@ async def get_lock_status(
     ws: CallerWorkspace,
     svc: CurrentServices,
 ) -> LockStatusOut:
-    lock = await svc.locks.status(ws, EntityRef(entityType, entityId))
+    lock = await svc.locks.status(ws, EntityRef(entityType, entityId), caller)
     return LockStatusOut(
         entityType=entityType,
         entityId=entityId,
@@ -193,7 +195,7 @@ async def check_lock_ownership(
     ws: CallerWorkspace,
     svc: CurrentServices,
 ) -> OwnedOut:
-    lock = await svc.locks.status(ws, EntityRef(entityType, entityId))
+    lock = await svc.locks.status(ws, EntityRef(entityType, entityId), caller)
     owned = lock is not None and lock.user_id == caller.user_id
     return OwnedOut(
         entityType=entityType,

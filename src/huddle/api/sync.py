@@ -134,9 +134,12 @@ async def stop_viewing(
     responses=errors(403, 404),
     summary="Workspace Presence Roster",
 )
-async def workspace_roster(ws: PathWorkspace, svc: CurrentServices) -> RosterOut:
-    """Everyone present in the workspace, with their session count and what they view."""
-    entries = await svc.presence.roster(ws)
+async def workspace_roster(
+    ws: PathWorkspace, caller: CurrentPrincipal, svc: CurrentServices
+) -> RosterOut:
+    """Everyone present in the workspace, with their session count and what they view (what
+    the caller may see of it)."""
+    entries = await svc.presence.roster(ws, caller)
     return RosterOut(
         users=[RosterUserOut.of(e) for e in entries],
         count=len(entries),

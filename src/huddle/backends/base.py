@@ -46,6 +46,7 @@ from ..ids import EntityRef, WorkspaceKey
 from ..models import (
     Actor,
     ApiKeyRecord,
+    Audience,
     EntityPresence,
     Event,
     EventDraft,
@@ -137,11 +138,22 @@ class PresenceStore(Protocol):
         ...
 
     async def view(
-        self, ws: WorkspaceKey, info: SessionInfo, entity: EntityRef | None, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        info: SessionInfo,
+        entity: EntityRef | None,
+        ttl_ms: int,
+        audience: Audience | None = None,
     ) -> Joined:
         """Set what the session views (None: nothing) and refresh its expiry. Joins first if the
         session is not live (`presence.joined`, then `presence.viewing`). Viewing what it
-        already views refreshes only, with no event; `viewing_since_ms` is kept."""
+        already views refreshes only, with no event; `viewing_since_ms` is kept.
+
+        `audience` is the entity's (kept as the session's `viewing_audience`): the
+        `presence.viewing` event goes to it. Moving between entities of different audiences
+        is two events: leaving the previous entity (resource null, for the previous audience),
+        then arriving at the new one (previous null, for its audience), so nobody learns of an
+        entity outside their audience."""
         ...
 
     async def leave(self, ws: WorkspaceKey, session_id: str, reason: LeaveReason = "leave") -> bool:
@@ -180,12 +192,19 @@ class PresenceStore(Protocol):
 
 class LockStore(Protocol):
     async def acquire(
-        self, ws: WorkspaceKey, entity: EntityRef, holder: Holder, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        entity: EntityRef,
+        holder: Holder,
+        ttl_ms: int,
+        audience: Audience | None = None,
     ) -> Granted | Held:
         """Grant a free entity (`lock.acquired`, a new fencing token larger than every earlier
         token of the workspace epoch), or extend the caller's own lease to now + ttl
         (`lock.refreshed`, same token, `fresh=False`; the session id becomes the caller's).
-        Another user's live lease is an answer (`Held`), not an error; nothing changes."""
+        Another user's live lease is an answer (`Held`), not an error; nothing changes.
+        `audience` (the entity's) is kept with the lease: every event of the lease, its
+        expiry included, goes to it."""
         ...
 
     async def refresh(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..ids import EntityRef, WorkspaceKey
-from ..models import Actor, Granted, Held, Holder, Lock, NotHeld, Released
+from ..models import Actor, Audience, Granted, Held, Holder, Lock, NotHeld, Released
 from .memory_state import Store, lease_data, user_actor
 
 
@@ -15,7 +15,12 @@ class MemoryLocks:
         self._store = store
 
     async def acquire(
-        self, ws: WorkspaceKey, entity: EntityRef, holder: Holder, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        entity: EntityRef,
+        holder: Holder,
+        ttl_ms: int,
+        audience: Audience | None = None,
     ) -> Granted | Held:
         store = self._store
         now = store.now()
@@ -29,9 +34,10 @@ class MemoryLocks:
                 name=holder.name,
                 session_id=holder.session_id,
                 expires_at_ms=now + ttl_ms,
+                audience=audience,
             )
             w.put_lease(lock)
-            store.emit(w, "lock.refreshed", user_actor(lock), lease_data(lock), now)
+            store.emit(w, "lock.refreshed", user_actor(lock), lease_data(lock), now, audience)
             return Granted(lock, fresh=False)
         # A counter that starts (a new store) starts at the time in microseconds, above every
         # token an earlier store granted: an old token never names a new grant (as on Redis).
@@ -46,6 +52,7 @@ class MemoryLocks:
             acquired_at_ms=now,
             expires_at_ms=now + ttl_ms,
             token=w.fencing,
+            audience=audience,
         )
         store.grant_lease(w, lock, now)
         return Granted(lock, fresh=True)
@@ -70,7 +77,7 @@ class MemoryLocks:
         if session_id is not None:
             lock = replace(lock, session_id=session_id)
         w.put_lease(lock)
-        store.emit(w, "lock.refreshed", user_actor(lock), lease_data(lock), now)
+        store.emit(w, "lock.refreshed", user_actor(lock), lease_data(lock), now, lock.audience)
         return Granted(lock, fresh=False)
 
     async def release(

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from ..ids import EntityRef, WorkspaceKey
 from ..models import (
+    Audience,
     EntityPresence,
     Joined,
     LeaveReason,
@@ -33,7 +34,12 @@ class MemoryPresence:
         return Joined(session, new=False)
 
     async def view(
-        self, ws: WorkspaceKey, info: SessionInfo, entity: EntityRef | None, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        info: SessionInfo,
+        entity: EntityRef | None,
+        ttl_ms: int,
+        audience: Audience | None = None,
     ) -> Joined:
         store = self._store
         now = store.now()
@@ -42,9 +48,13 @@ class MemoryPresence:
         new = session is None
         if session is None:
             session = self._start(w, info, ttl_ms, now)
-        previous = session.viewing
+        previous, before = session.viewing, session.viewing_audience
+        if entity is None:
+            audience = None
         if previous == entity:
-            session = replace(session, name=info.name, expires_at_ms=now + ttl_ms)
+            session = replace(
+                session, name=info.name, expires_at_ms=now + ttl_ms, viewing_audience=audience
+            )
             w.put_session(session)
             return Joined(session, new)
         session = replace(
@@ -53,9 +63,21 @@ class MemoryPresence:
             expires_at_ms=now + ttl_ms,
             viewing=entity,
             viewing_since_ms=None if entity is None else now,
+            viewing_audience=audience,
         )
         w.put_session(session)
-        store.emit(w, "presence.viewing", user_actor(session), viewing_data(session, previous), now)
+        actor = user_actor(session)
+        if previous is not None and before != audience:
+            # Those who may see the previous entity see the session leave it; those who may
+            # see the new one see it arrive from nowhere: neither learns of the other's.
+            away = replace(session, viewing=None)
+            store.emit(w, "presence.viewing", actor, viewing_data(away, previous), now, before)
+            if entity is not None:
+                data = viewing_data(session, None)
+                store.emit(w, "presence.viewing", actor, data, now, audience)
+        else:
+            data = viewing_data(session, previous)
+            store.emit(w, "presence.viewing", actor, data, now, audience)
         return Joined(session, new)
 
     def _start(

@@ -281,7 +281,7 @@ class Store:
     def grant_lease(self, w: WorkspaceState, lock: Lock, now: int) -> None:
         w.put_lease(lock)
         self.active[w.key] = None
-        self.emit(w, "lock.acquired", user_actor(lock), lease_data(lock), now)
+        self.emit(w, "lock.acquired", user_actor(lock), lease_data(lock), now, lock.audience)
 
     def end_lease(
         self,
@@ -300,7 +300,7 @@ class Store:
             "name": lock.name,
             "fencing_token": lock.token,
         }
-        self.emit(w, type_, actor, data | (extra or {}), now)
+        self.emit(w, type_, actor, data | (extra or {}), now, lock.audience)
         self.settle(w)
 
     def meet_lease(self, w: WorkspaceState, entity: EntityRef, now: int) -> Lock | None:

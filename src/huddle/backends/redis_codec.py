@@ -109,6 +109,7 @@ def decode_session(blob: object) -> PresenceSession:
         expires_at_ms=record["expires_at_ms"],
         viewing=None if viewing is None else EntityRef.from_field(viewing),
         viewing_since_ms=record.get("viewing_since_ms"),
+        viewing_audience=Audience.from_wire(record.get("va")),
     )
 
 
@@ -122,6 +123,7 @@ def decode_lock(blob: object) -> Lock:
         acquired_at_ms=record["acquired_at_ms"],
         expires_at_ms=record["expires_at_ms"],
         token=record["token"],
+        audience=Audience.from_wire(record.get("aud")),
     )
 
 

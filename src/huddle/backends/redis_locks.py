@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ids import EntityRef, WorkspaceKey
-from ..models import Actor, Granted, Held, Holder, Lock, NotHeld, Released
-from .redis_codec import decode_lock, encode_actor, pack, reply_list
+from ..models import Actor, Audience, Granted, Held, Holder, Lock, NotHeld, Released
+from .redis_codec import decode_lock, encode_actor, encode_audience, pack, reply_list
 from .redis_scripts import Runner
 
 
@@ -15,13 +15,18 @@ class RedisLocks:
         self._runner = runner
 
     async def acquire(
-        self, ws: WorkspaceKey, entity: EntityRef, holder: Holder, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        entity: EntityRef,
+        holder: Holder,
+        ttl_ms: int,
+        audience: Audience | None = None,
     ) -> Granted | Held:
         who = pack(
             {"user_id": holder.user_id, "name": holder.name, "session_id": holder.session_id}
         )
         reply = await self._runner.run_tracked(
-            ws, "lock_acquire", entity.type, entity.id, who, ttl_ms
+            ws, "lock_acquire", entity.type, entity.id, who, ttl_ms, encode_audience(audience)
         )
         outcome, lock = _outcome(reply)
         if lock is None:

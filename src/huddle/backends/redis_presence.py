@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..ids import EntityRef, WorkspaceKey
 from ..models import (
+    Audience,
     EntityPresence,
     Joined,
     LeaveReason,
@@ -13,7 +14,14 @@ from ..models import (
     SessionInfo,
     UserPresence,
 )
-from .redis_codec import decode_lock, decode_session, encode_info, reply_int, reply_list
+from .redis_codec import (
+    decode_lock,
+    decode_session,
+    encode_audience,
+    encode_info,
+    reply_int,
+    reply_list,
+)
 from .redis_scripts import Runner
 
 
@@ -26,11 +34,22 @@ class RedisPresence:
         return _joined(reply)
 
     async def view(
-        self, ws: WorkspaceKey, info: SessionInfo, entity: EntityRef | None, ttl_ms: int
+        self,
+        ws: WorkspaceKey,
+        info: SessionInfo,
+        entity: EntityRef | None,
+        ttl_ms: int,
+        audience: Audience | None = None,
     ) -> Joined:
         entity_type, entity_id = ("", "") if entity is None else (entity.type, entity.id)
         reply = await self._runner.run_tracked(
-            ws, "presence_view", _info(info), ttl_ms, entity_type, entity_id
+            ws,
+            "presence_view",
+            _info(info),
+            ttl_ms,
+            entity_type,
+            entity_id,
+            encode_audience(audience),
         )
         return _joined(reply)
 

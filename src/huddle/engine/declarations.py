@@ -149,6 +149,9 @@ class Collection:
     requires: tuple[Reference, ...] = ()
     """Records every write of this collection checks atomically (a custom object's
     definition at the version its fields were read from); a miss is `DefinitionChanged`."""
+    public_ids: bool = False
+    """Clients know the records by public ids (UUIDs, `public_ids.PublicIds`), so presence
+    and locks name them by those too."""
     audience: AudienceRule | None = None
     """Who may read each record (None: every member, and no audience index is kept). With a
     rule, a reader outside a record's audience gets 404 for it, never finds it in a page or
@@ -160,8 +163,14 @@ class Collection:
                 return spec
         return None
 
-    def lock_entity(self, record_id: int) -> EntityRef | None:
-        return None if self.lock_type is None else EntityRef(self.lock_type, str(record_id))
+    def lock_entity(self, record_id: int, public_id: str | None = None) -> EntityRef | None:
+        """The entity the record is locked under: (`lock_type`, its public id when the
+        module shows public ids, else its store id)."""
+        if self.lock_type is None:
+            return None
+        if self.public_ids and public_id is None:
+            raise ValueError(f"{self.name} is locked under public ids: give the record's")
+        return EntityRef(self.lock_type, public_id or str(record_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,9 @@ from ..errors import (
 )
 from ..hub.audience import Reader
 from ..hub.node import Node
-from ..ids import WorkspaceKey
+from ..ids import EntityRef, WorkspaceKey
 from ..models import Actor, Audience
+from ..public_ids import PublicIds
 from ..store import (
     BATCH_LIMIT,
     AnyOf,
@@ -89,6 +90,9 @@ class RecordService:
         self._locks = node.backend.locks
         self._inline_bytes = node.settings.record_event_max_bytes
         self._audiences = audiences or AudienceService(node)
+        self.ids = PublicIds(node.settings.id_secret.get_secret_value().encode())
+        """The node's public ids of records (`HUDDLE_ID_SECRET`), for modules that show
+        UUIDs instead of store ids."""
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -542,11 +546,15 @@ class RecordService:
             out[collection.values_key] = values
         return out
 
-    @staticmethod
+    def lock_entity(self, collection: Collection, record_id: int) -> EntityRef | None:
+        """The entity a record is locked under (by its public id in a public-id module)."""
+        public = self.ids.encode(collection.name, record_id) if collection.public_ids else None
+        return collection.lock_entity(record_id, public)
+
     def _guard(
-        collection: Collection, record_id: int, actor: Actor, token: int | None
+        self, collection: Collection, record_id: int, actor: Actor, token: int | None
     ) -> Guard | None:
-        entity = collection.lock_entity(record_id)
+        entity = self.lock_entity(collection, record_id)
         if entity is None:
             return None
         return Guard(entity, actor.id, token)

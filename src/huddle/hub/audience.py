@@ -9,7 +9,7 @@ with no reader and see everything.
 
 from __future__ import annotations
 
-from ..models import MEMBERSHIP_CHANGED, Event
+from ..models import MEMBERSHIP_CHANGED, Audience, Event
 
 
 class Reader:
@@ -24,7 +24,10 @@ class Reader:
         groups. Call it once per event, in log order."""
         if event.type == MEMBERSHIP_CHANGED and event.data.get("user_id") == self.user_id:
             self.groups = frozenset(str(g) for g in event.data.get("members_of") or ())
-        audience = event.audience
+        return self.admits(event.audience)
+
+    def admits(self, audience: Audience | None) -> bool:
+        """Whether an item with `audience` (None: everyone's) is for this reader."""
         return audience is None or audience.admits(self.user_id, self.groups)
 
     def copy(self) -> Reader:

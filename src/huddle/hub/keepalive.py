@@ -64,7 +64,8 @@ class PresenceKeeper:
         if session.viewing is None:
             await self._presence.join(ws, info, self._ttl_ms)
         else:
-            await self._presence.view(ws, info, session.viewing, self._ttl_ms)
+            audience = session.viewing_audience
+            await self._presence.view(ws, info, session.viewing, self._ttl_ms, audience)
         self._metrics.presence_restored()
         log.info("%s: presence session %s announced again", ws.tag, session.session_id)
 

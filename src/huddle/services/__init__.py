@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..engine.audiences import AudienceService
+from ..engine.declarations import Collection
+from ..engine.entities import EntityAudiences
 from ..engine.service import RecordService
 from ..hub.node import Node
 from .apikeys import ApiKeyService
@@ -34,17 +37,20 @@ class Services:
     demo: DemoService
 
     @classmethod
-    def for_node(cls, node: Node) -> Services:
+    def for_node(cls, node: Node, private: Iterable[Collection] = ()) -> Services:
+        """The services of `node`; `private` are the declared collections whose records
+        presence and locks must treat as private (their lock type, their audience)."""
         events = EventService(node)
         audiences = AudienceService(node)
         records = RecordService(node, audiences)
+        entities = EntityAudiences(node.backend.records, private, records.ids)
         custom_objects = CustomObjectService(node, records)
         custom_records = CustomRecordService(custom_objects, records)
         return cls(
             node=node,
             events=events,
-            presence=PresenceService(node),
-            locks=LockService(node),
+            presence=PresenceService(node, audiences, entities),
+            locks=LockService(node, audiences, entities),
             apikeys=ApiKeyService(node),
             audiences=audiences,
             streams=StreamService(node, events, audiences),

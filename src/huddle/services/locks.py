@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from ..auth import Principal
 from ..clock import iso_ms
+from ..engine.audiences import AudienceService
+from ..engine.entities import EntityAudiences, Invisible
 from ..errors import BadRequest, Forbidden, InvalidInput, LockHeld, NotFound
 from ..hub.node import Node
 from ..ids import EntityRef, WorkspaceKey
-from ..models import Granted, Held, Holder, Lock, NotHeld, Released
+from ..models import Audience, Granted, Held, Holder, Lock, NotHeld, Released
 
 
 class LockNotHeld(NotFound):
@@ -27,9 +29,29 @@ class ReleaseOutcome:
 
 
 class LockService:
-    def __init__(self, node: Node) -> None:
+    """Leases on entities. A lease on an entity of a type declared private is announced to
+    the entity's audience only; a caller outside it cannot act on it (404, as for one that
+    does not exist) and reads it as unlocked."""
+
+    def __init__(self, node: Node, audiences: AudienceService, entities: EntityAudiences) -> None:
         self._store = node.backend.locks
         self._settings = node.settings
+        self._audiences = audiences
+        self._entities = entities
+
+    async def _audience(
+        self, ws: WorkspaceKey, principal: Principal, entity: EntityRef
+    ) -> Audience | None:
+        """The entity's audience for a caller who may see it; 404 otherwise."""
+        if not self._entities.is_private(entity.type):
+            return None
+        reader = await self._audiences.reader(ws, principal)
+        try:
+            return await self._entities.audience(ws, entity, reader)
+        except Invisible:
+            raise NotFound(
+                "The requested resource was not found", details=_entity_details(entity)
+            ) from None
 
     def ttl_ms(self, ttl: float | None) -> int:
         """The lease asked for, in ms; None means the default. Out of bounds is refused."""
@@ -55,7 +77,8 @@ class LockService:
     ) -> Granted:
         """Take or extend the caller's lease; LockHeld (409) naming the holder otherwise."""
         holder = Holder(principal.user_id, principal.name, session_id)
-        result = await self._store.acquire(ws, entity, holder, self.ttl_ms(ttl))
+        audience = await self._audience(ws, principal, entity)
+        result = await self._store.acquire(ws, entity, holder, self.ttl_ms(ttl), audience)
         if isinstance(result, Held):
             raise _held(result.lock)
         return result
@@ -70,6 +93,7 @@ class LockService:
     ) -> Granted:
         """Extend the caller's lease; from a connection (`session_id`), it becomes that
         connection's lease (so its own drop, not an older one's, releases it)."""
+        await self._audience(ws, principal, entity)
         result = await self._store.refresh(
             ws, entity, principal.user_id, self.ttl_ms(ttl), session_id
         )
@@ -88,6 +112,7 @@ class LockService:
         self, ws: WorkspaceKey, principal: Principal, entity: EntityRef
     ) -> ReleaseOutcome:
         """Release the caller's lease; releasing a free entity is a no-op answer."""
+        await self._audience(ws, principal, entity)
         result = await self._store.release(ws, entity, principal.user_id)
         match result:
             case Released():
@@ -107,12 +132,21 @@ class LockService:
                 "Force release ends another user's edit session: repeat with confirm=true",
                 details={"confirm": confirm[:20]},
             )
+        await self._audience(ws, principal, entity)
         result = await self._store.force_release(ws, entity, principal.actor())
         if isinstance(result, Released):
             return ReleaseOutcome(True, result.lock)
         return ReleaseOutcome(False, None)
 
-    async def status(self, ws: WorkspaceKey, entity: EntityRef) -> Lock | None:
+    async def status(
+        self, ws: WorkspaceKey, entity: EntityRef, caller: Principal | None = None
+    ) -> Lock | None:
+        """The entity's live lease; None when free, or when the caller may not see it."""
+        if caller is not None and self._entities.is_private(entity.type):
+            try:
+                await self._audience(ws, caller, entity)
+            except NotFound:
+                return None
         (lock,) = await self._store.get(ws, [entity])
         return lock
 

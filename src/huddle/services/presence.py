@@ -8,10 +8,12 @@ and counts are distinct users, each with the number of its sessions beside it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..auth import Principal
-from ..errors import InvalidInput
+from ..engine.audiences import AudienceService
+from ..engine.entities import EntityAudiences, Invisible
+from ..errors import InvalidInput, NotFound
 from ..hub.node import Node
 from ..ids import EntityRef, WorkspaceKey
 from ..models import (
@@ -65,9 +67,15 @@ def client_session_of(session_id: str) -> str:
 
 
 class PresenceService:
-    def __init__(self, node: Node) -> None:
+    """Sessions and what they view. Entities of a type declared private (`EntityAudiences`)
+    are announced to their audience only; a caller outside it cannot view one (404, as for
+    one that does not exist) and reads show nobody viewing it."""
+
+    def __init__(self, node: Node, audiences: AudienceService, entities: EntityAudiences) -> None:
         self._store = node.backend.presence
         self._settings = node.settings
+        self._audiences = audiences
+        self._entities = entities
 
     @property
     def ttl_ms(self) -> int:
@@ -100,22 +108,45 @@ class PresenceService:
     ) -> Joined:
         """Say what the caller's session views (joining it if needed)."""
         info = self._info(principal, client_session, kind)
-        return await self._store.view(ws, info, entity, self.ttl_ms)
+        audience = None
+        if entity is not None and self._entities.is_private(entity.type):
+            reader = await self._audiences.reader(ws, principal)
+            try:
+                audience = await self._entities.audience(ws, entity, reader)
+            except Invisible:
+                raise NotFound(
+                    "The requested resource was not found", details=_entity_details(entity)
+                ) from None
+        return await self._store.view(ws, info, entity, self.ttl_ms, audience)
 
     async def leave(
         self, ws: WorkspaceKey, principal: Principal, client_session: str | None = None
     ) -> bool:
         return await self._store.leave(ws, session_id_for(principal, client_session))
 
-    async def viewers(self, ws: WorkspaceKey, entities: Sequence[EntityRef]) -> list[EntityViewers]:
-        """Distinct viewing users per entity, in request order; one backend round trip."""
+    async def viewers(
+        self, ws: WorkspaceKey, entities: Sequence[EntityRef], caller: Principal | None = None
+    ) -> list[EntityViewers]:
+        """Distinct viewing users per entity, in request order; one backend round trip. An
+        entity the caller may not see reads as one nobody views or locks."""
         if len(entities) > self._settings.summary_max_entities:
             raise InvalidInput(
                 f"at most {self._settings.summary_max_entities} entities per request",
                 loc=("body", "entities"),
                 input=len(entities),
             )
-        return [_fold(found) for found in await self._store.viewers(ws, entities)]
+        found = await self._store.viewers(ws, entities)
+        private = [e for e in entities if self._entities.is_private(e.type)]
+        if private and caller is not None:
+            reader = await self._audiences.reader(ws, caller)
+            hidden = set()
+            for entity in private:
+                try:
+                    await self._entities.audience(ws, entity, reader)
+                except Invisible:
+                    hidden.add(entity)
+            found = [EntityPresence(f.entity, (), None) if f.entity in hidden else f for f in found]
+        return [_fold(f) for f in found]
 
     async def users(self, ws: WorkspaceKey, user_ids: Sequence[str]) -> list[UserPresence]:
         """Whether each of `user_ids` is online (has a live session), in order; one backend
@@ -128,10 +159,14 @@ class PresenceService:
             )
         return await self._store.users(ws, user_ids)
 
-    async def roster(self, ws: WorkspaceKey) -> list[RosterEntry]:
-        """Every present user of the workspace with its live sessions, earliest first."""
+    async def roster(self, ws: WorkspaceKey, caller: Principal | None = None) -> list[RosterEntry]:
+        """Every present user of the workspace with its live sessions, earliest first. What
+        a session views is left out when the caller may not see it."""
+        reader = None if caller is None else await self._audiences.reader(ws, caller)
         by_user: dict[str, list[PresenceSession]] = {}
         for session in await self._store.roster(ws):
+            if reader is not None and not reader.admits(session.viewing_audience):
+                session = replace(session, viewing=None, viewing_since_ms=None)
             by_user.setdefault(session.user_id, []).append(session)
         entries = [
             RosterEntry(
@@ -143,6 +178,10 @@ class PresenceService:
             for user_id, sessions in by_user.items()
         ]
         return sorted(entries, key=lambda e: (e.since_ms, e.user_id))
+
+
+def _entity_details(entity: EntityRef) -> dict[str, str]:
+    return {"resource_type": entity.type, "resource_id": entity.id}
 
 
 def _fold(found: EntityPresence) -> EntityViewers:

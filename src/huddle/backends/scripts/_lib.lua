@@ -12,11 +12,13 @@
 --   :epoch :seq        strings: the epoch tag and the last offset given
 --   :log               stream, entry id `<seq>-0`, field `e` = the event blob
 --   :idem:<sha1(key)>  string: the blob first published with an idempotency key (PX window)
---   :ps                hash session_id -> msgpack session (without its expiry)
+--   :ps                hash session_id -> msgpack session (without its expiry; `va`: the
+--                      audience of what it views, or absent)
 --   :pexp              zset session_id -> expires_at_ms (the one place a session's expiry lives)
 --   :pv:<type/id>      set of the session ids viewing that entity
 --   :pu:<user_id>      set of a user's session ids (until each is ended: left or swept)
---   :locks             hash `type/id` -> msgpack lease (without its expiry)
+--   :locks             hash `type/id` -> msgpack lease (without its expiry; `aud`: the
+--                      audience of its events, or absent)
 --   :lexp              zset `type/id` -> expires_at_ms (the one place a lease's expiry lives)
 --   :ul:<user_id>      set of the `type/id` a user holds
 --   :fence             the fencing counter (only grows)
@@ -241,6 +243,12 @@ local function store_lease(l)
   redis.call('SADD', BASE .. ':ul:' .. l.user_id, field)
 end
 
+-- The audience of a lease's events (`l.aud`, the table {users, members_of} given when it was
+-- acquired) as emit takes it, or nil for the whole workspace.
+local function lease_audience(l)
+  return l.aud and cmsgpack.pack(l.aud) or nil
+end
+
 -- The data of lock.acquired and lock.refreshed.
 local function lease_data(l)
   return mp_map(
@@ -266,7 +274,7 @@ local function end_lease(l, event_type, actor, released_by)
       'entity_type', l.entity_type, 'entity_id', l.entity_id, 'user_id', l.user_id,
       'name', l.name, 'fencing_token', l.token)
   end
-  emit(event_type, actor, data)
+  emit(event_type, actor, data, lease_audience(l))
 end
 
 -- For writes: the live lease, or nil; an expired one is removed here, with its event.

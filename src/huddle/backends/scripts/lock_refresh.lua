@@ -18,5 +18,5 @@ if ARGV[7] ~= '' then
   l.session_id = ARGV[7]
 end
 store_lease(l)
-emit('lock.refreshed', user_actor(l.user_id, l.name), lease_data(l))
+emit('lock.refreshed', user_actor(l.user_id, l.name), lease_data(l), lease_audience(l))
 return { 'extended', cmsgpack.pack(l) }

@@ -4,6 +4,9 @@
 -- KEYS[1] workspace base (see _lib.lua)   ARGV[1] candidate epoch   ARGV[2] log length
 -- ARGV[3] msgpack {session_id, user_id, name, kind}   ARGV[4] ttl ms
 -- ARGV[5] entity type ('' = view nothing)   ARGV[6] entity id
+-- ARGV[7] audience of the entity (msgpack [users, members_of], '': none), kept as `s.va`
+-- A change between entities of different audiences is two events: leaving the previous one
+-- (for its audience), then arriving at the new one with no previous (for its audience).
 -- returns {1 if new else 0, msgpack session with expires_at_ms}. Keys: :ps :pexp :pv:*, log.
 
 local info = cmsgpack.unpack(ARGV[3])
@@ -12,15 +15,20 @@ local target
 if ARGV[5] ~= '' then
   target = ARGV[5] .. '/' .. ARGV[6]
 end
+local aud = nil
+if target and ARGV[7] ~= '' then
+  aud = cmsgpack.unpack(ARGV[7])
+end
 local new = 0
 local s = meet_session(info.session_id)
 if not s then
   s = start_session(info, ttl_ms)
   new = 1
 end
-local previous = s.viewing
+local previous, before = s.viewing, s.va
 s.name = info.name
 s.expires_at_ms = NOW + ttl_ms
+s.va = aud
 if previous == target then
   store_session(s)
   return { new, cmsgpack.pack(s) }
@@ -37,6 +45,9 @@ if target then
 end
 store_session(s)
 
+local function audience_bytes(a)
+  return a and cmsgpack.pack(a) or nil
+end
 local previous_map
 if previous then
   local previous_type, previous_id = split_field(previous)
@@ -46,7 +57,18 @@ local resource_type, resource_id
 if target then
   resource_type, resource_id = ARGV[5], ARGV[6]
 end
-emit('presence.viewing', user_actor(s.user_id, s.name), mp_map(
-  'session_id', s.session_id, 'user_id', s.user_id, 'name', s.name,
-  'resource_type', resource_type, 'resource_id', resource_id, 'previous', previous_map))
+local actor = user_actor(s.user_id, s.name)
+local function viewing(rtype, rid, prev, audience)
+  emit('presence.viewing', actor, mp_map(
+    'session_id', s.session_id, 'user_id', s.user_id, 'name', s.name,
+    'resource_type', rtype, 'resource_id', rid, 'previous', prev), audience)
+end
+if previous and audience_bytes(before) ~= audience_bytes(aud) then
+  viewing(nil, nil, previous_map, audience_bytes(before))
+  if target then
+    viewing(resource_type, resource_id, nil, audience_bytes(aud))
+  end
+else
+  viewing(resource_type, resource_id, previous_map, audience_bytes(aud))
+end
 return { new, cmsgpack.pack(s) }
