@@ -327,6 +327,8 @@ export interface PublishOptions {
   persist?: boolean;
   /** A repeat within the node's idempotency window answers the first event. Persisted only. */
   idempotencyKey?: string;
+  /** Only these users, and the members of these groups, receive it (services always do). */
+  audience?: { users?: string[]; members_of?: string[] };
 }
 
 /**

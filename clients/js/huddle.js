@@ -1022,9 +1022,11 @@ export class Workspace {
 
   // publish and REST ------------------------------------------------------------------------
 
-  /** Publish a custom event; resolves with it (`id: null` when ephemeral). */
-  async publish(type, data = {}, { persist = true, idempotencyKey } = {}) {
+  /** Publish a custom event; resolves with it (`id: null` when ephemeral). With `audience`
+   * (`{users: [...], members_of: [...]}`) only the users it admits receive it. */
+  async publish(type, data = {}, { persist = true, idempotencyKey, audience } = {}) {
     const body = { type, data, persist, idempotency_key: idempotencyKey };
+    if (audience) body.audience = audience;
     const transport = this.#client._liveTransport();
     if (transport?.usable) return (await transport.call("publish", { ...this._address, ...body })).event;
     return this.#client._rest.request("POST", `${this._path}/events`, { body });

@@ -28,6 +28,7 @@ from huddle.client import (
 from huddle.client.inbox import Inbox
 from huddle.client.subscriptions import Subscriptions
 from huddle.ids import OrgId, WorkspaceId, WorkspaceKey
+from huddle.models import Audience
 from huddle.protocol.close_codes import CloseCode
 from tests.support.nodes import SECRET, HuddleNode, NodeFactory, bearer
 from tests.support.redis_server import RedisServer
@@ -133,6 +134,27 @@ async def test_events_published_through_another_node_arrive_in_order_exactly_onc
 
         (marker,) = await publish_rest(b, [99])
         await assert_next_is(stream, marker)
+
+
+@pytest.mark.parametrize(("transport", "codec"), TRANSPORTS)
+async def test_an_event_published_with_an_audience_reaches_only_that_audience(
+    nodes: NodeFactory, redis_server: RedisServer, transport: Any, codec: Any
+) -> None:
+    """The client publishes for Ben alone (over the WebSocket, or REST when on SSE): Ben's
+    client gets it, Ana's does not — the public marker after it is her next event."""
+    a, b = await two_nodes(nodes, redis_server)
+    async with (
+        HuddleClient(a.url, token("ana"), transport=transport, codec=codec) as ana,
+        HuddleClient(a.url, token("ben"), transport=transport, codec=codec) as ben,
+        HuddleClient(b.url, token("svc", admin=True), transport=transport) as writer,
+    ):
+        await ana.subscribe(*WS1)
+        await ben.subscribe(*WS1)
+        ana_stream, ben_stream = ana.events(), ben.events()
+        private = await writer.publish(*WS1, "test.n", {"n": 1}, audience=Audience.of(["ben"]))
+        (marker,) = await publish_rest(b, [2])
+        assert [e.id for e in await take(ben_stream, 2)] == [private.id, marker]
+        assert [e.id for e in await take(ana_stream, 1)] == [marker]
 
 
 @pytest.mark.parametrize("transport", ["ws", "sse"])

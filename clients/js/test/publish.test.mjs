@@ -45,6 +45,21 @@ for (const transport of ["websocket", "sse", "poll"]) {
     assert.equal(publisher.workspace.cursor, event.id);
   });
 
+  test(`over ${transport}, an event with an audience reaches only that audience`, LIMIT, async () => {
+    const publisher = await subscribed("ana", transport);
+    const ben = await subscribed("ben", "websocket");
+    const outsiders = [await subscribed("cara", "sse"), await subscribed("dan", "poll")];
+    const secret = await publisher.workspace.publish("x.note", { n: 1 }, { audience: { users: ["ben"] } });
+    const open = await publisher.workspace.publish("x.note", { n: 2 });
+    await waitFor(() => ben.events.length === 2, { what: "both events for ben" });
+    assert.deepEqual(ben.events.map((e) => e.id), [secret.id, open.id]);
+    for (const { events, workspace } of outsiders) {
+      await waitFor(() => events.length === 1, { what: "the open event" });
+      assert.deepEqual(events.map((e) => e.id), [open.id]);
+      assert.equal(workspace.cursor, open.id);
+    }
+  });
+
   test(`over ${transport}, a repeated idempotency key answers the first event`, LIMIT, async () => {
     const { workspace } = await subscribed("ana", transport);
     const key = `key-${transport}-${Date.now()}`;

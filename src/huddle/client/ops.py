@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ids import OrgId, SessionId, WorkspaceId, WorkspaceKey
+from ..models import Audience
 from ..protocol.ws import (
     Command,
     LockAcquire,
@@ -78,10 +79,12 @@ class Ops:
         idempotency_key: str | None = None,
         *,
         persist: bool = True,
+        audience: Audience | None = None,
     ) -> ClientEvent:
         """Append a custom event and return it as stored; with `persist=False` broadcast it
-        to live subscribers only (an ephemeral event: no id, never replayed). Over SSE this is
-        the REST route, which needs an API key or an admin token."""
+        to live subscribers only (an ephemeral event: no id, never replayed); with an
+        `audience`, only the users it admits receive it. Over SSE this is the REST route,
+        which needs an API key or an admin token."""
         ws = workspace(org_id, workspace_id)
         command = Publish(
             0,
@@ -91,6 +94,7 @@ class Ops:
             data or {},
             persist=persist,
             idempotency_key=idempotency_key,
+            audience=audience,
         )
         result = await self.request(command)
         return ClientEvent.from_wire(result.get("event"))

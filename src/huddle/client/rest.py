@@ -90,6 +90,12 @@ def route(command: Command, session: str) -> Route:
                 body["idempotency_key"] = command.idempotency_key
             if not command.persist:  # sent only when asked: older nodes refuse the field
                 body["persist"] = False
+            if command.audience is not None:
+                audience = command.audience
+                body["audience"] = {
+                    "users": sorted(audience.users),
+                    "members_of": sorted(audience.members_of),
+                }
             path = f"{workspace_path(command.org_id, command.workspace_id)}/events"
             return Route("POST", path, body=body, wrap="event")
         case Ping():

@@ -20,6 +20,7 @@ from typing import Any, Final
 import msgpack
 import orjson
 
+from ..models import Audience
 from .commands import (
     AuthRefresh,
     Command,
@@ -185,6 +186,8 @@ def encode_command(command: Command, codec: Codec) -> bytes:
     message: dict[str, Any] = {"id": command.id, "op": command.op}
     for spec in fields(command):
         value = getattr(command, spec.name)
+        if isinstance(value, Audience):
+            value = {"users": sorted(value.users), "members_of": sorted(value.members_of)}
         if value is not None:
             message[spec.name] = value
     return _encode(message, codec)
