@@ -39,6 +39,7 @@ from .clock import Clock
 from .config import Settings
 from .hub.node import Node
 from .modules.collaborations_v2 import COLLABORATIONS_V2
+from .modules.custom_records import CUSTOM_RECORDS
 from .services import Services
 from .tickets import StreamTickets
 
@@ -126,7 +127,8 @@ def create_app(
         (health.router, HUDDLE),
         (collaboration.router, HUDDLE),
         (router_of(COLLABORATIONS_V2), COLLABORATIONS_V2.style.dialect),
-        (custom_objects.router, HUDDLE),
+        (custom_objects.router, HUDDLE),  # objects and fields (`/stats` before `/{id}`)
+        (router_of(CUSTOM_RECORDS), CUSTOM_RECORDS.style.dialect),  # `/{id}/records...`
         (sync.router, HUDDLE),
         (sse.router, HUDDLE),
         (apikeys.router, HUDDLE),

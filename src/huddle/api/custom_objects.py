@@ -1,17 +1,17 @@
-"""Seed 002: custom objects, their fields and records under /v1/custom-objects.
+"""Seed 002: custom objects and their fields under /v1/custom-objects.
 
 The workspace comes from the credential (`X-Workspace-Id` chooses among several). `{id}` is an
 object's id or its apiName; `{fieldId}` a field's id or apiName. Defining objects and fields
-needs the admin role; records are any member's. Writes under another user's lock answer 423.
+needs the admin role. Writes under another user's lock answer 423. Their records, any
+member's, are a declared module (`modules/custom_records.py`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from ..engine.declarations import Sort
 from .custom_objects_models import (
     FieldChangeOut,
     FieldOut,
@@ -22,12 +22,9 @@ from .custom_objects_models import (
     ObjectOut,
     ObjectPatch,
     PageMeta,
-    RecordIn,
-    RecordListOut,
-    RecordOut,
-    RecordPatch,
     StatsOut,
 )
+from .declared.huddle_style import LIMIT_DEFAULT, LIMIT_MAX
 from .deps import (
     CallerWorkspace,
     CurrentPrincipal,
@@ -39,13 +36,13 @@ from .error_models import errors
 
 router = APIRouter(prefix="/v1/custom-objects", tags=["Custom Objects"])
 
-LIMIT_DEFAULT = 20
-LIMIT_MAX = 100
+#: An object's (or a field's) id or apiName in a path.
+OBJECT_REF = r"^[A-Za-z0-9_]{1,63}$"
 
 ObjectRef = Annotated[
     str,
     Path(
-        pattern=r"^[A-Za-z0-9_]{1,63}$",
+        pattern=OBJECT_REF,
         description="The object's id or apiName",
         examples=["1", "project"],
     ),
@@ -53,12 +50,11 @@ ObjectRef = Annotated[
 FieldRef = Annotated[
     str,
     Path(
-        pattern=r"^[A-Za-z0-9_]{1,63}$",
+        pattern=OBJECT_REF,
         description="The field's id or apiName",
         examples=["3", "stage"],
     ),
 ]
-RecordId = Annotated[int, Path(ge=1, le=2**53 - 1, examples=[7])]
 PageParam = Annotated[int, Query(ge=1, description="Page number, from 1")]
 LimitParam = Annotated[
     int, Query(ge=1, description=f"Items per page (default {LIMIT_DEFAULT}, at most {LIMIT_MAX})")
@@ -66,8 +62,6 @@ LimitParam = Annotated[
 LockTokenParam = Annotated[
     int | None, Query(ge=1, description="The fencing token of the lock held (or If-Match)")
 ]
-
-_RESERVED_QUERY = frozenset({"page", "limit", "sort_by"})
 
 
 @router.get(
@@ -233,112 +227,4 @@ async def delete_custom_field(
     """Remove a field (admin): its values vanish from every record at once."""
     token = fencing_token(if_match, lock_token)
     await svc.custom_objects.delete_field(ws, caller, id, fieldId, token)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/{id}/records",
-    response_model=RecordListOut,
-    responses=errors(403, 404, 422),
-    summary="Custom Objects Controller_list Records",
-)
-async def list_custom_records(
-    request: Request,
-    id: ObjectRef,
-    ws: CallerWorkspace,
-    svc: CurrentServices,
-    page: PageParam = 1,
-    limit: LimitParam = LIMIT_DEFAULT,
-    sort_by: Annotated[
-        str | None,
-        Query(description="id, created_at, updated_at or a field's apiName; `:desc` reverses"),
-    ] = None,
-) -> RecordListOut:
-    """The object's records, oldest first unless `sort_by` says otherwise. Any other query
-    parameter named after a field filters by equality (`?stage=won`)."""
-    limit = min(limit, LIMIT_MAX)
-    filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED_QUERY}
-    obj, found = await svc.custom_records.list_records(
-        ws, id, page=page, limit=limit, sort=Sort.parse(sort_by), filters=filters
-    )
-    return RecordListOut(
-        data=[RecordOut.of(obj, record) for record in found.records],
-        meta=PageMeta.of(page, limit, found.total),
-    )
-
-
-@router.post(
-    "/{id}/records",
-    response_model=RecordOut,
-    status_code=201,
-    responses=errors(403, 404, 409, 422),
-    summary="Custom Objects Controller_create Record",
-)
-async def create_custom_record(
-    id: ObjectRef,
-    body: RecordIn,
-    caller: CurrentPrincipal,
-    ws: CallerWorkspace,
-    svc: CurrentServices,
-) -> RecordOut:
-    """Validated against the object's fields: 422 names every refused field."""
-    obj, record = await svc.custom_records.create_record(ws, caller, id, body.values)
-    return RecordOut.of(obj, record)
-
-
-@router.get(
-    "/{id}/records/{recordId}",
-    response_model=RecordOut,
-    responses=errors(403, 404),
-    summary="Get Record",
-)
-async def get_custom_record(
-    id: ObjectRef, recordId: RecordId, ws: CallerWorkspace, svc: CurrentServices
-) -> RecordOut:
-    obj, record = await svc.custom_records.get_record(ws, id, recordId)
-    return RecordOut.of(obj, record)
-
-
-@router.patch(
-    "/{id}/records/{recordId}",
-    response_model=RecordOut,
-    responses=errors(403, 404, 409, 422, 423),
-    summary="Custom Objects Controller_update Record",
-)
-async def update_custom_record(
-    id: ObjectRef,
-    recordId: RecordId,
-    body: RecordPatch,
-    caller: CurrentPrincipal,
-    ws: CallerWorkspace,
-    svc: CurrentServices,
-    if_match: IfMatchToken,
-) -> RecordOut:
-    """Change the given values only. Refused with 423 while another user holds the lock on
-    (`<apiName>`, recordId), and with 409 for a stale fencing token."""
-    token = fencing_token(if_match, body.lock_token)
-    obj, record = await svc.custom_records.update_record(
-        ws, caller, id, recordId, body.values, token
-    )
-    return RecordOut.of(obj, record)
-
-
-@router.delete(
-    "/{id}/records/{recordId}",
-    status_code=204,
-    response_class=Response,
-    responses=errors(403, 404, 409, 423),
-    summary="Custom Objects Controller_delete Record",
-)
-async def delete_custom_record(
-    id: ObjectRef,
-    recordId: RecordId,
-    caller: CurrentPrincipal,
-    ws: CallerWorkspace,
-    svc: CurrentServices,
-    if_match: IfMatchToken,
-    lock_token: LockTokenParam = None,
-) -> Response:
-    token = fencing_token(if_match, lock_token)
-    await svc.custom_records.delete_record(ws, caller, id, recordId, token)
     return Response(status_code=204)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from ..clock import iso_ms
-from ..engine.fields import public_values
 from ..services.custom_objects import ObjectStats
 from ..services.object_definitions import FieldDef, ObjectDef
-from ..store import StoredRecord
+from .declared.huddle_style import LOCK_TOKEN
 
 _FIELD_EXAMPLE: JsonDict = {
     "apiName": "stage",
@@ -32,9 +31,6 @@ _OBJECT_EXAMPLE: JsonDict = {
         _FIELD_EXAMPLE,
         {"apiName": "due_date", "label": "Due date", "type": "date"},
     ],
-}
-_RECORD_EXAMPLE: JsonDict = {
-    "values": {"name": "Apollo", "budget": 125000, "stage": "active", "due_date": "2026-03-31"}
 }
 
 _FIELD_OUT_EXAMPLE: JsonDict = {
@@ -63,25 +59,7 @@ _OBJECT_OUT_EXAMPLE: JsonDict = {
     "createdBy": "admin",
     "updatedBy": "admin",
 }
-_RECORD_OUT_EXAMPLE: JsonDict = {
-    "id": "7",
-    "objectId": "1",
-    "object": "project",
-    "values": _RECORD_EXAMPLE["values"],
-    "version": 1,
-    "createdAt": "2026-01-05T10:02:00.000Z",
-    "updatedAt": "2026-01-05T10:02:00.000Z",
-    "createdBy": "ana",
-    "updatedBy": "ana",
-}
 _PAGE_EXAMPLE: JsonDict = {"page": 1, "limit": 20, "total": 1, "totalPages": 1}
-
-LOCK_TOKEN = Field(
-    None,
-    ge=1,
-    validation_alias=AliasChoices("lock_token", "lockToken"),
-    description="The fencing token of the lock the writer holds (or send If-Match: lock:<n>)",
-)
 
 
 class _In(BaseModel):
@@ -169,22 +147,6 @@ class ObjectPatch(_In):
 
     def changes(self) -> dict[str, Any]:
         return _snake(self.model_dump(exclude_unset=True, exclude={"lock_token"}))
-
-
-class RecordIn(_In):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RECORD_EXAMPLE]})
-
-    values: dict[str, Any] = Field(description="Values by field apiName")
-
-
-class RecordPatch(_In):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"values": {"stage": "won"}, "lock_token": 17}]},
-    )
-
-    values: dict[str, Any] = Field(description="Only the fields to change; null clears one")
-    lock_token: int | None = LOCK_TOKEN
 
 
 class FieldOut(BaseModel):
@@ -284,43 +246,6 @@ class FieldChangeOut(BaseModel):
 
     field: FieldOut
     object: ObjectOut
-
-
-class RecordOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_RECORD_OUT_EXAMPLE]})
-
-    id: str
-    objectId: str
-    object: str
-    values: dict[str, Any]
-    version: int
-    createdAt: str
-    updatedAt: str
-    createdBy: str
-    updatedBy: str
-
-    @classmethod
-    def of(cls, obj: ObjectDef, record: StoredRecord) -> RecordOut:
-        return cls(
-            id=str(record.id),
-            objectId=str(obj.id),
-            object=obj.api_name,
-            values=public_values(obj.collection().fields, record.data),
-            version=record.version,
-            createdAt=iso_ms(record.created_at_ms),
-            updatedAt=iso_ms(record.updated_at_ms),
-            createdBy=record.created_by,
-            updatedBy=record.updated_by,
-        )
-
-
-class RecordListOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"data": [_RECORD_OUT_EXAMPLE], "meta": _PAGE_EXAMPLE}]}
-    )
-
-    data: list[RecordOut]
-    meta: PageMeta
 
 
 class ObjectStatsOut(BaseModel):

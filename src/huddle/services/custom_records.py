@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..auth import Principal
-from ..engine.declarations import Sort
 from ..engine.service import RecordService
 from ..errors import Conflict, DefinitionChanged
 from ..ids import WorkspaceKey
-from ..store import Page, StoredRecord
+from ..store import StoredRecord
 from .custom_objects import CustomObjectService
 from .object_definitions import ObjectDef
 
@@ -30,33 +29,6 @@ class CustomRecordService:
     def __init__(self, objects: CustomObjectService, records: RecordService) -> None:
         self._objects = objects
         self._records = records
-
-    async def list_records(
-        self,
-        ws: WorkspaceKey,
-        ref: str,
-        *,
-        page: int,
-        limit: int,
-        sort: Sort,
-        filters: Mapping[str, Any],
-    ) -> tuple[ObjectDef, Page]:
-        obj = await self._objects.get_object(ws, ref)
-        found = await self._records.page(
-            ws,
-            obj.collection(),
-            offset=(page - 1) * limit,
-            limit=limit,
-            sort=sort,
-            filters=filters,
-        )
-        return obj, found
-
-    async def get_record(
-        self, ws: WorkspaceKey, ref: str, record_id: int
-    ) -> tuple[ObjectDef, StoredRecord]:
-        obj = await self._objects.get_object(ws, ref)
-        return obj, await self._records.get(ws, obj.collection(), record_id)
 
     async def create_record(
         self, ws: WorkspaceKey, principal: Principal, ref: str, values: Mapping[str, Any]
@@ -97,10 +69,3 @@ class CustomRecordService:
                 continue
             return obj, record
         raise Conflict("The object's definition kept changing under this write; retry it")
-
-    async def delete_record(
-        self, ws: WorkspaceKey, principal: Principal, ref: str, record_id: int, token: int | None
-    ) -> tuple[ObjectDef, StoredRecord]:
-        obj = await self._objects.get_object(ws, ref)
-        record = await self._records.delete(ws, obj.collection(), record_id, principal, token=token)
-        return obj, record

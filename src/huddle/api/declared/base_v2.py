@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import Query
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -99,6 +100,9 @@ class BaseV2Style:
 
     def paging(self) -> Callable[..., Any]:
         return _paging
+
+    def body_model(self, module: Module, op: Operation) -> type[BaseModel] | None:
+        return None
 
     def values_in(
         self, module: Module, body: Any, op: Operation, loc: tuple[str | int, ...] = ("body",)

@@ -4,8 +4,8 @@ A `Module` is data. `declared.router_of(module)` turns it into routes whose path
 parameters, bodies, envelopes, pagination and error dialect come from the module's `Style`
 (one per API: Base v2, WorkDrive ...) and whose records come from the engine
 (`services.records.RecordService`) through the module's `Collection`. What is truly a module's
-own — a value computed from the caller, an idempotent create, an embedded summary — goes in
-its `Hooks`.
+own — a value computed from the caller, an idempotent create, an embedded summary, a
+collection read per request from a stored definition — goes in its `Hooks`.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ Operation = Literal["list", "get", "create", "update", "delete", "bulk_create", 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One operation served at `method` `module.path + path` (`{id}` names the record)."""
+    """One operation served at `method` `module.path + path` (`{<module.id_param>}` names the
+    record). `name` names the endpoint (OpenAPI's operation id derives from it)."""
 
     op: Operation
     method: str
     path: str = ""
     summary: str | None = None
     description: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,17 @@ class QueryFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class PathParam:
+    """A parameter of the module's own path (`{name}` in `Module.path`): a string matching
+    `pattern`, for the module's hooks to read (`Context.path`)."""
+
+    name: str
+    description: str
+    pattern: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """One request, as a hook sees it."""
 
@@ -58,6 +71,20 @@ class Context:
     ws: WorkspaceKey
     caller: Principal
     services: Services
+
+    @property
+    def path(self) -> Mapping[str, str]:
+        """The request's path parameters by name, validated (`Module.path_params`, the id)."""
+        return self.request.path_params
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A record a write hook made, with the collection it was checked against (a module
+    resolved per request: the definition as the write found it)."""
+
+    record: StoredRecord
+    collection: Collection
 
 
 class Hooks:
@@ -75,11 +102,38 @@ class Hooks:
         """A list's filters by field name, from the query parameters sent."""
         return filters
 
-    async def create(self, ctx: Context, module: Module, values: Mapping[str, Any]) -> StoredRecord:
+    async def collection(self, ctx: Context, module: Module) -> Collection:
+        """The collection this request serves: the module's own, or one resolved per request
+        from its path (`ctx.path`), e.g. from a stored definition (NotFound if none). Lists,
+        reads and deletes call it; creates and updates leave it to their hooks, which may read
+        it as often as their write needs and answer the one they used (`Written`). A write's
+        id and body are read with the module as declared."""
+        return module.collection
+
+    async def create(
+        self, ctx: Context, module: Module, values: Mapping[str, Any]
+    ) -> StoredRecord | Written:
         """Create one record (a module whose repeated create is idempotent answers the
         existing record here)."""
+        collection = await self.collection(ctx, module)
+        record = await ctx.services.records.create(ctx.ws, collection, values, ctx.caller)
+        return Written(record, collection)
+
+    async def update(
+        self,
+        ctx: Context,
+        module: Module,
+        record_id: int,
+        values: Mapping[str, Any],
+        token: int | None,
+    ) -> StoredRecord | Written:
+        """Change the given values of one record, under the caller's fencing `token`."""
+        collection = await self.collection(ctx, module)
         records = ctx.services.records
-        return await records.create(ctx.ws, module.collection, values, ctx.caller)
+        record = await records.update(
+            ctx.ws, collection, record_id, values, ctx.caller, token=token
+        )
+        return Written(record, collection)
 
     async def present(
         self, ctx: Context, module: Module, records: Sequence[StoredRecord]
@@ -92,6 +146,8 @@ class Hooks:
 @dataclass(frozen=True, slots=True)
 class Module:
     collection: Collection
+    """The module's records (one resolved per request, `Hooks.collection`: the collection
+    its OpenAPI document describes)."""
     path: str
     style: Style
     routes: tuple[Route, ...]
@@ -99,6 +155,13 @@ class Module:
     """The record's name in summaries and docs (`Post`, `Collaboration`)."""
     list_key: str = "items"
     filters: tuple[QueryFilter, ...] = ()
+    field_filters: bool = False
+    """Every other query parameter of a list (not the style's paging, not a `filters` one)
+    filters by equality on the field it names; a name that is no filterable field is a 422."""
+    path_params: tuple[PathParam, ...] = ()
+    """The parameters of `path` itself (`/v1/custom-objects/{id}/records`)."""
+    id_param: str = "id"
+    """The name of a record's id in route paths."""
     example: Mapping[str, Any] = field(default_factory=dict)
     """Public values of an example record, for the OpenAPI document."""
     hooks: Hooks = field(default_factory=Hooks)

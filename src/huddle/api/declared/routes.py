@@ -1,28 +1,35 @@
 """The routes of a declared module: one FastAPI route per declared operation.
 
 Each endpoint is built from the module's declaration: its parameters (the record id as the
-style types it, the style's paging, the module's filters, the body, a fencing token) are a
-signature FastAPI reads like any hand-written endpoint's, so validation errors, the OpenAPI
-document and the error dialect work as for the rest of the app. Bodies are read as JSON and
-validated by the engine alone, so a module's 422s are the engine's, field by field; their
-schemas in the document come from the same declaration (`schema.py`).
+style types it, the module's own path parameters, the style's paging, the module's filters,
+the body, a fencing token) are a signature FastAPI reads like any hand-written endpoint's, so
+validation errors, the OpenAPI document and the error dialect work as for the rest of the
+app. Bodies are read as JSON (or as the style's `body_model`) and their values validated by
+the engine alone, so a module's 422s are the engine's, field by field; their schemas in the
+document come from the same declaration (`schema.py`).
 """
 
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ...engine.declarations import Collection
 from ...errors import InvalidInput
-from ...store import BATCH_LIMIT
+from ...store import BATCH_LIMIT, StoredRecord
 from ..deps import CallerWorkspace, CurrentPrincipal, CurrentServices, IfMatchToken, fencing_token
-from .module import Context, Module, Route
-from .style import JsonSchema, Paging
+from .module import Context, Module, Route, Written
+from .style import JsonSchema, Paging, TokenBody
 
 Endpoint = Callable[..., Awaitable[Response]]
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+#: Names of the endpoints' own parameters, which no path parameter may take.
+_TAKEN = frozenset({"ctx", "paging", "body", "if_match", "lock_token", "module_path"})
 
 _ERRORS: dict[int, str] = {
     400: "A malformed request",
@@ -60,16 +67,17 @@ _LOCK_TOKEN = inspect.Parameter(
 )
 
 
-def _body(description: str) -> inspect.Parameter:
+def _body(description: str, model: type[BaseModel] | None = None) -> inspect.Parameter:
     return inspect.Parameter(
-        "body",
-        inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[Any, Body(description=description)],
+        "body", _KEYWORD, annotation=Annotated[model or Any, Body(description=description)]
     )
 
 
 def router_of(module: Module) -> APIRouter:
     """The routes of `module`, under its path, tagged with its title."""
+    names = [module.id_param, *(p.name for p in module.path_params)]
+    if len(set(names)) < len(names) or _TAKEN & set(names):
+        raise ValueError(f"{module.path}: path parameter names {names} clash")
     router = APIRouter(prefix=module.path, tags=[module.tag or f"{module.title}s"])
     for route in module.routes:
         _BUILDERS[route.op](router, module, route)
@@ -87,9 +95,60 @@ def _id_parameter(module: Module) -> inspect.Parameter:
         if style.id_type is int
         else Path(min_length=1, max_length=64, examples=[example])
     )
-    return inspect.Parameter(
-        "id", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[style.id_type, path]
+    return inspect.Parameter(module.id_param, _KEYWORD, annotation=Annotated[style.id_type, path])
+
+
+def _path(module: Module, paging: Callable[..., Any] | None = None) -> list[inspect.Parameter]:
+    """The module's own path parameters and, for a list, the style's `paging` after them, read
+    by one dependency: FastAPI validates them all at once and in that order, as it would a
+    hand-written endpoint's own parameters, and `paging` runs (it may refuse a sort itself)
+    only once all are valid."""
+    if not module.path_params:
+        return [] if paging is None else [_param("paging", paging)]
+    tail = (
+        [] if paging is None else list(inspect.signature(paging, eval_str=True).parameters.values())
     )
+
+    async def dependency(**values: Any) -> Paging | None:
+        if paging is None:
+            return None
+        found = paging(**{p.name: values[p.name] for p in tail})
+        read: Paging = await found if inspect.isawaitable(found) else found
+        return read
+
+    own = [
+        inspect.Parameter(
+            p.name,
+            _KEYWORD,
+            annotation=Annotated[
+                str, Path(pattern=p.pattern, description=p.description, examples=list(p.examples))
+            ],
+        )
+        for p in module.path_params
+    ]
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*own, *(p.replace(kind=_KEYWORD) for p in tail)]
+    )
+    return [_param("module_path" if paging is None else "paging", dependency)]
+
+
+def _param(name: str, dependency: Callable[..., Any]) -> inspect.Parameter:
+    return inspect.Parameter(name, _KEYWORD, annotation=Annotated[Any, Depends(dependency)])
+
+
+async def _resolved(ctx: Context, module: Module) -> Module:
+    """`module` serving the collection of this request (`Hooks.collection`)."""
+    return _serving(module, await module.hooks.collection(ctx, module))
+
+
+def _serving(module: Module, collection: Collection) -> Module:
+    return module if collection is module.collection else replace(module, collection=collection)
+
+
+def _written(module: Module, result: StoredRecord | Written) -> tuple[Module, StoredRecord]:
+    if isinstance(result, Written):
+        return _serving(module, result.collection), result.record
+    return module, result
 
 
 def _add(
@@ -136,15 +195,18 @@ def _add(
         response_model=None,
         responses=responses,
         openapi_extra=extra,
-        name=f"{module.collection.name}.{route.op}.{route.method.lower()}",
+        name=route.name or f"{module.collection.name}.{route.op}.{route.method.lower()}",
     )
 
 
 def _list(router: APIRouter, module: Module, route: Route) -> None:
     style, hooks = module.style, module.hooks
     filters = module.filters
+    # by the style's own names, as FastAPI reads them without an alias
+    reserved = {*inspect.signature(style.paging()).parameters, *(f.param for f in filters)}
 
     async def endpoint(ctx: Context, paging: Paging, **params: Any) -> Response:
+        here = await _resolved(ctx, module)
         wanted: dict[str, Any] = {}
         for f in filters:
             raw = params[f"filter_{f.param}"]
@@ -155,10 +217,13 @@ def _list(router: APIRouter, module: Module, route: Route) -> None:
                 wanted[f.field] = values
             else:
                 wanted[f.field] = raw
-        wanted = await hooks.filters(ctx, module, style.query_values(module, wanted))
+        if module.field_filters:
+            query = ctx.request.query_params.items()
+            wanted |= {name: value for name, value in query if name not in reserved}
+        wanted = await hooks.filters(ctx, here, style.query_values(here, wanted))
         page = await ctx.services.records.page(
             ctx.ws,
-            module.collection,
+            here.collection,
             offset=paging.offset,
             limit=paging.limit,
             sort=paging.sort,
@@ -166,18 +231,11 @@ def _list(router: APIRouter, module: Module, route: Route) -> None:
             ids=paging.ids,
             caller=ctx.caller,
         )
-        extras = await hooks.present(ctx, module, page.records)
-        items = [style.record_out(module, r, e) for r, e in zip(page.records, extras, strict=True)]
-        return JSONResponse(style.list_out(module, ctx.request, page, paging, items))
+        extras = await hooks.present(ctx, here, page.records)
+        items = [style.record_out(here, r, e) for r, e in zip(page.records, extras, strict=True)]
+        return JSONResponse(style.list_out(here, ctx.request, page, paging, items))
 
-    parameters = [
-        _CONTEXT,
-        inspect.Parameter(
-            "paging",
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=Annotated[Paging, Depends(style.paging())],
-        ),
-    ]
+    parameters = [_CONTEXT, *_path(module, style.paging())]
     for f in filters:
         kind: Any = list[str] | None if f.many else str | None
         parameters.append(
@@ -197,26 +255,28 @@ def _list(router: APIRouter, module: Module, route: Route) -> None:
         status=200,
         summary=f"List {module.title}s",
         response=style.list_schema(module),
-        errors=(403, 422),
+        errors=(403, 404, 422) if module.path_params else (403, 422),
     )
 
 
 def _get(router: APIRouter, module: Module, route: Route) -> None:
     style = module.style
 
-    async def endpoint(ctx: Context, id: int | str) -> Response:
+    async def endpoint(ctx: Context, **params: Any) -> Response:
+        here = await _resolved(ctx, module)
+        record_id = style.record_id(here, params[module.id_param])
         record = await ctx.services.records.get(
-            ctx.ws, module.collection, style.record_id(module, id), caller=ctx.caller
+            ctx.ws, here.collection, record_id, caller=ctx.caller
         )
-        [extra] = await module.hooks.present(ctx, module, [record])
-        return JSONResponse(style.record_out(module, record, extra))
+        [extra] = await module.hooks.present(ctx, here, [record])
+        return JSONResponse(style.record_out(here, record, extra))
 
     _add(
         router,
         module,
         route,
         endpoint,
-        [_CONTEXT, _id_parameter(module)],
+        [_CONTEXT, *_path(module), _id_parameter(module)],
         status=200,
         summary=f"Get a {module.title}",
         response=style.record_schema(module),
@@ -227,11 +287,11 @@ def _get(router: APIRouter, module: Module, route: Route) -> None:
 def _create(router: APIRouter, module: Module, route: Route) -> None:
     style, hooks = module.style, module.hooks
 
-    async def endpoint(ctx: Context, body: Any) -> Response:
+    async def endpoint(ctx: Context, body: Any, **params: Any) -> Response:
         values = await hooks.values(ctx, module, style.values_in(module, body, "create"), "create")
-        record = await hooks.create(ctx, module, values)
-        [extra] = await hooks.present(ctx, module, [record])
-        content = style.record_out(module, record, extra)
+        here, record = _written(module, await hooks.create(ctx, module, values))
+        [extra] = await hooks.present(ctx, here, [record])
+        content = style.record_out(here, record, extra)
         return JSONResponse(content, status_code=style.created_status)
 
     _add(
@@ -239,11 +299,15 @@ def _create(router: APIRouter, module: Module, route: Route) -> None:
         module,
         route,
         endpoint,
-        [_CONTEXT, _body(f"The new {module.title}")],
+        [
+            _CONTEXT,
+            *_path(module),
+            _body(f"The new {module.title}", style.body_model(module, "create")),
+        ],
         status=style.created_status,
         summary=f"Create a {module.title}",
         response=style.record_schema(module),
-        errors=(403, 409, 422),
+        errors=(403, 404, 409, 422) if module.path_params else (403, 409, 422),
         body=style.body_schema(module, "create"),
     )
 
@@ -251,28 +315,33 @@ def _create(router: APIRouter, module: Module, route: Route) -> None:
 def _update(router: APIRouter, module: Module, route: Route) -> None:
     style, hooks = module.style, module.hooks
 
+    model = style.body_model(module, "update")
+    in_body = model is not None and issubclass(model, TokenBody)  # no `?lock_token=` then
+
     async def endpoint(
-        ctx: Context, id: int | str, body: Any, if_match: int | None, lock_token: int | None
+        ctx: Context, body: Any, if_match: int | None, lock_token: int | None = None, **params: Any
     ) -> Response:
-        record_id = style.record_id(module, id)
+        record_id = style.record_id(module, params[module.id_param])
         values = await hooks.values(ctx, module, style.values_in(module, body, "update"), "update")
-        record = await ctx.services.records.update(
-            ctx.ws,
-            module.collection,
-            record_id,
-            values,
-            ctx.caller,
-            token=fencing_token(if_match, lock_token),
-        )
-        [extra] = await hooks.present(ctx, module, [record])
-        return JSONResponse(style.record_out(module, record, extra))
+        token = fencing_token(if_match, body.token() if in_body else lock_token)
+        written = await hooks.update(ctx, module, record_id, values, token)
+        here, record = _written(module, written)
+        [extra] = await hooks.present(ctx, here, [record])
+        return JSONResponse(style.record_out(here, record, extra))
 
     _add(
         router,
         module,
         route,
         endpoint,
-        [_CONTEXT, _id_parameter(module), _body("The values to change"), _IF_MATCH, _LOCK_TOKEN],
+        [
+            _CONTEXT,
+            _id_parameter(module),
+            _body("The values to change", model),
+            _IF_MATCH,
+            *_path(module),
+            *([] if in_body else [_LOCK_TOKEN]),
+        ],
         status=200,
         summary=f"Update a {module.title}",
         response=style.record_schema(module),
@@ -285,23 +354,22 @@ def _delete(router: APIRouter, module: Module, route: Route) -> None:
     style = module.style
 
     async def endpoint(
-        ctx: Context, id: int | str, if_match: int | None, lock_token: int | None
+        ctx: Context, if_match: int | None, lock_token: int | None, **params: Any
     ) -> Response:
+        record_id = style.record_id(module, params[module.id_param])
+        token = fencing_token(if_match, lock_token)
+        here = await _resolved(ctx, module)
         record = await ctx.services.records.delete(
-            ctx.ws,
-            module.collection,
-            style.record_id(module, id),
-            ctx.caller,
-            token=fencing_token(if_match, lock_token),
+            ctx.ws, here.collection, record_id, ctx.caller, token=token
         )
-        return style.deleted(module, [record])
+        return style.deleted(here, [record])
 
     _add(
         router,
         module,
         route,
         endpoint,
-        [_CONTEXT, _id_parameter(module), _IF_MATCH, _LOCK_TOKEN],
+        [_CONTEXT, _id_parameter(module), _IF_MATCH, *_path(module), _LOCK_TOKEN],
         status=style.deleted_status,
         summary=f"Delete a {module.title}",
         response=style.deleted_schema(module),
@@ -313,29 +381,34 @@ def _bulk_create(router: APIRouter, module: Module, route: Route) -> None:
     style, hooks = module.style, module.hooks
     limit = min(module.bulk_max, BATCH_LIMIT)
 
-    async def endpoint(ctx: Context, body: Any) -> Response:
-        items = style.bulk_in(module, body)
+    async def endpoint(ctx: Context, body: Any, **params: Any) -> Response:
+        here = await _resolved(ctx, module)
+        items = style.bulk_in(here, body)
         if len(items) > limit:
             raise _too_many(limit, len(items))
         values = [
             await hooks.values(
-                ctx, module, style.values_in(module, item, "create", (*style.bulk_loc, i)), "create"
+                ctx, here, style.values_in(here, item, "create", (*style.bulk_loc, i)), "create"
             )
             for i, item in enumerate(items)
         ]
         records = await ctx.services.records.create_many(
-            ctx.ws, module.collection, values, ctx.caller, loc=style.bulk_loc
+            ctx.ws, here.collection, values, ctx.caller, loc=style.bulk_loc
         )
-        extras = await hooks.present(ctx, module, records)
-        out = [style.record_out(module, r, e) for r, e in zip(records, extras, strict=True)]
-        return JSONResponse(style.bulk_out(module, out), status_code=style.created_status)
+        extras = await hooks.present(ctx, here, records)
+        out = [style.record_out(here, r, e) for r, e in zip(records, extras, strict=True)]
+        return JSONResponse(style.bulk_out(here, out), status_code=style.created_status)
 
     _add(
         router,
         module,
         route,
         endpoint,
-        [_CONTEXT, _body(f"Up to {limit} new {module.title}s, all created or none")],
+        [
+            _CONTEXT,
+            *_path(module),
+            _body(f"Up to {limit} new {module.title}s, all created or none"),
+        ],
         status=style.created_status,
         summary=f"Create {module.title}s in bulk",
         response=_array_of(style.record_schema(module)),
@@ -348,16 +421,17 @@ def _bulk_delete(router: APIRouter, module: Module, route: Route) -> None:
     style = module.style
     limit = min(module.bulk_max, BATCH_LIMIT)
 
-    async def endpoint(ctx: Context, body: Any) -> Response:
-        ids = style.ids_in(module, body, ctx.request.query_params)
+    async def endpoint(ctx: Context, body: Any, **params: Any) -> Response:
+        here = await _resolved(ctx, module)
+        ids = style.ids_in(here, body, ctx.request.query_params)
         if len(ids) > limit:
             raise _too_many(limit, len(ids))
-        records = await ctx.services.records.delete_many(ctx.ws, module.collection, ids, ctx.caller)
-        return style.deleted(module, records)
+        records = await ctx.services.records.delete_many(ctx.ws, here.collection, ids, ctx.caller)
+        return style.deleted(here, records)
 
     body = inspect.Parameter(
         "body",
-        inspect.Parameter.KEYWORD_ONLY,
+        _KEYWORD,
         annotation=Annotated[Any, Body(description=f"Up to {limit} ids, all deleted or none")],
         default=None,
     )
@@ -366,7 +440,7 @@ def _bulk_delete(router: APIRouter, module: Module, route: Route) -> None:
         module,
         route,
         endpoint,
-        [_CONTEXT, body],
+        [_CONTEXT, *_path(module), body],
         status=style.deleted_status,
         summary=f"Delete {module.title}s in bulk",
         response=style.deleted_schema(module),

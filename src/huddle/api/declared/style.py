@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,6 +38,14 @@ class Paging:
 
 
 JsonSchema = dict[str, Any]
+
+
+class TokenBody(BaseModel):
+    """An update body model (`Style.body_model`) that carries the writer's fencing token
+    (`token`): its route reads no `?lock_token=`."""
+
+    def token(self) -> int | None:
+        raise NotImplementedError
 
 
 class Style(Protocol):
@@ -73,12 +82,17 @@ class Style(Protocol):
         `Paging`."""
         ...
 
+    def body_model(self, module: Module, op: Operation) -> type[BaseModel] | None:
+        """The model FastAPI validates a create or update body against, as a hand-written
+        route's (its 422s, its schema); None: any JSON, for `values_in` to check."""
+        ...
+
     def values_in(
         self, module: Module, body: Any, op: Operation, loc: tuple[str | int, ...] = ("body",)
     ) -> dict[str, Any]:
         """The public values a create or update body (at `loc`: one item of a bulk create
-        is deeper) carries (`InvalidInput` for a body of the wrong shape); public ids in
-        reference fields are turned into store ids."""
+        is deeper; a `body_model` instance) carries (`InvalidInput` for a body of the wrong
+        shape); public ids in reference fields are turned into store ids."""
         ...
 
     def query_values(self, module: Module, filters: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +137,6 @@ class Style(Protocol):
         """The JSON schema of what a delete answers (None: no body)."""
         ...
 
-    def body_schema(self, module: Module, op: Operation) -> JsonSchema:
-        """The JSON schema of a create/update/bulk body (OpenAPI)."""
+    def body_schema(self, module: Module, op: Operation) -> JsonSchema | None:
+        """The JSON schema of a create/update/bulk body (OpenAPI; None: its `body_model`)."""
         ...

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
 
 from fastapi import Query
 from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -139,6 +140,9 @@ class WorkDriveStyle:
 
     def paging(self) -> Callable[..., Any]:
         return _paging
+
+    def body_model(self, module: Module, op: Operation) -> type[BaseModel] | None:
+        return None
 
     def values_in(
         self, module: Module, body: Any, op: Operation, loc: tuple[str | int, ...] = ("body",)
