@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from huddle import create_app
+from huddle.config import DEV_ID_SECRET
+from huddle.public_ids import PublicIds
 from tests.support.sample_module import SAMPLE_MODULES
 
 from .conftest import Api, app_settings
@@ -310,3 +312,34 @@ async def test_presence_and_locks_on_a_private_task_are_for_its_audience_only(ap
     assert [t for t in await types("cleo") if t == "presence.viewing"] == []
     ana_sees = await types("ana")
     assert "lock.acquired" in ana_sees and "presence.viewing" in ana_sees
+
+
+async def test_public_ids_follow_the_nodes_secret(tmp_path: Path) -> None:
+    """With HUDDLE_ID_SECRET set, the module's ids, the lock routes and the write guard all
+    use the node's ids: a lock taken by the task's id holds off another writer."""
+    settings = app_settings(tmp_path, id_secret="another-secret-0123456789abcdef")
+    app = create_app(settings, modules=SAMPLE_MODULES)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://huddle.test"
+        ) as client,
+    ):
+        api = Api(client, settings)
+        made = await post(api, TASKS, task("t"))
+        assert made["id"] != _default_id_of(made)
+        lock = f"/v1/collaboration/locks/sample_task/{made['id']}"
+        assert (await client.post(lock, headers=api.auth("ben"))).status_code == 200
+        blocked = await client.patch(
+            f"{TASKS}/{made['id']}", json={"title": "x"}, headers=api.auth()
+        )
+        wd_error(blocked, 423)
+
+
+def _default_id_of(made: dict[str, Any]) -> str:
+    """The id the same record would have under the default secret."""
+    ids = PublicIds(DEV_ID_SECRET.encode())
+    secret_ids = PublicIds(b"another-secret-0123456789abcdef")
+    record_id = secret_ids.decode("sample_task", made["id"])
+    assert record_id is not None
+    return ids.encode("sample_task", record_id)

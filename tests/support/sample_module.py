@@ -8,13 +8,10 @@ from typing import Final
 
 from huddle.api.declared.module import Module, QueryFilter, Route
 from huddle.api.declared.workdrive import WorkDriveStyle
-from huddle.config import DEV_ID_SECRET
 from huddle.engine.declarations import Collection, Permissions, listed
 from huddle.engine.fields import FieldSpec
-from huddle.public_ids import PublicIds
 
-IDS: Final = PublicIds(DEV_ID_SECRET.encode())
-STYLE: Final = WorkDriveStyle(IDS)
+STYLE: Final = WorkDriveStyle()
 
 
 def text(name: str, **kwargs: object) -> FieldSpec:

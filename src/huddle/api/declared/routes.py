@@ -136,8 +136,14 @@ def _param(name: str, dependency: Callable[..., Any]) -> inspect.Parameter:
     return inspect.Parameter(name, _KEYWORD, annotation=Annotated[Any, Depends(dependency)])
 
 
+def _bound(ctx: Context, module: Module) -> Module:
+    """`module` with the node's public ids (`Module.ids`), for the style."""
+    return replace(module, ids=ctx.services.records.ids)
+
+
 async def _resolved(ctx: Context, module: Module) -> Module:
     """`module` serving the collection of this request (`Hooks.collection`)."""
+    module = _bound(ctx, module)
     return _serving(module, await module.hooks.collection(ctx, module))
 
 
@@ -288,8 +294,9 @@ def _create(router: APIRouter, module: Module, route: Route) -> None:
     style, hooks = module.style, module.hooks
 
     async def endpoint(ctx: Context, body: Any, **params: Any) -> Response:
-        values = await hooks.values(ctx, module, style.values_in(module, body, "create"), "create")
-        here, record = _written(module, await hooks.create(ctx, module, values))
+        bound = _bound(ctx, module)
+        values = await hooks.values(ctx, bound, style.values_in(bound, body, "create"), "create")
+        here, record = _written(bound, await hooks.create(ctx, bound, values))
         [extra] = await hooks.present(ctx, here, [record])
         content = style.record_out(here, record, extra)
         return JSONResponse(content, status_code=style.created_status)
@@ -321,11 +328,12 @@ def _update(router: APIRouter, module: Module, route: Route) -> None:
     async def endpoint(
         ctx: Context, body: Any, if_match: int | None, lock_token: int | None = None, **params: Any
     ) -> Response:
-        record_id = style.record_id(module, params[module.id_param])
-        values = await hooks.values(ctx, module, style.values_in(module, body, "update"), "update")
+        bound = _bound(ctx, module)
+        record_id = style.record_id(bound, params[module.id_param])
+        values = await hooks.values(ctx, bound, style.values_in(bound, body, "update"), "update")
         token = fencing_token(if_match, body.token() if in_body else lock_token)
-        written = await hooks.update(ctx, module, record_id, values, token)
-        here, record = _written(module, written)
+        written = await hooks.update(ctx, bound, record_id, values, token)
+        here, record = _written(bound, written)
         [extra] = await hooks.present(ctx, here, [record])
         return JSONResponse(style.record_out(here, record, extra))
 
@@ -356,9 +364,9 @@ def _delete(router: APIRouter, module: Module, route: Route) -> None:
     async def endpoint(
         ctx: Context, if_match: int | None, lock_token: int | None, **params: Any
     ) -> Response:
-        record_id = style.record_id(module, params[module.id_param])
-        token = fencing_token(if_match, lock_token)
         here = await _resolved(ctx, module)
+        record_id = style.record_id(here, params[module.id_param])
+        token = fencing_token(if_match, lock_token)
         record = await ctx.services.records.delete(
             ctx.ws, here.collection, record_id, ctx.caller, token=token
         )

@@ -123,14 +123,8 @@ class WorkDriveStyle:
     deleted_status: Final = 200
     bulk_loc: Final[tuple[str | int, ...]] = ("body", "data")
 
-    def __init__(self, ids: IdCodec) -> None:
-        self.ids = ids
-
-    def public_id(self, collection: str, record_id: int) -> str:
-        return self.ids.encode(collection, record_id)
-
     def record_id(self, module: Module, raw: int | str) -> int:
-        found = self.ids.decode(module.collection.name, str(raw))
+        found = _ids(module).decode(module.collection.name, str(raw))
         if found is None:
             raise NotFound(
                 "The specified content could not be found",
@@ -149,10 +143,14 @@ class WorkDriveStyle:
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise InvalidInput("the body must be an object", loc=loc, input=body)
-        return self._ids_in_values(module.collection.fields, body, loc)
+        return self._ids_in_values(_ids(module), module.collection.fields, body, loc)
 
     def _ids_in_values(
-        self, fields: Sequence[FieldSpec], values: Mapping[str, Any], loc: tuple[str | int, ...]
+        self,
+        ids: IdCodec,
+        fields: Sequence[FieldSpec],
+        values: Mapping[str, Any],
+        loc: tuple[str | int, ...],
     ) -> dict[str, Any]:
         """`values` with the public ids of reference fields (and lists of them) turned into
         store ids; anything that is not an id this scheme made for the field's collection is
@@ -167,27 +165,17 @@ class WorkDriveStyle:
             if isinstance(value, list):
                 at: list[tuple[str | int, ...]] = [(*loc, spec.name, i) for i in range(len(value))]
                 out[spec.name] = [
-                    self._store_id(target, v, where, problems)
+                    _store_id(ids, target, v, where, problems)
                     for v, where in zip(value, at, strict=True)
                 ]
             else:
-                out[spec.name] = self._store_id(target, value, (*loc, spec.name), problems)
+                out[spec.name] = _store_id(ids, target, value, (*loc, spec.name), problems)
         if problems:
             raise InvalidInput.of(problems)
         return out
 
     def query_values(self, module: Module, filters: dict[str, Any]) -> dict[str, Any]:
-        return self._ids_in_values(module.collection.fields, filters, ("query",))
-
-    def _store_id(
-        self, collection: str, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
-    ) -> Any:
-        found = self.ids.decode(collection, value) if isinstance(value, str) else None
-        if found is None and value is not None:
-            problems.append(
-                Problem(loc, "Not the id of a record it may refer to", "reference", value)
-            )
-        return found
+        return self._ids_in_values(_ids(module), module.collection.fields, filters, ("query",))
 
     def bulk_in(self, module: Module, body: Any) -> list[Any]:
         items = body.get("data") if isinstance(body, dict) else body
@@ -208,11 +196,10 @@ class WorkDriveStyle:
     def record_out(
         self, module: Module, record: StoredRecord, extra: Mapping[str, Any]
     ) -> dict[str, Any]:
-        values = self._public(
-            module.collection.fields, public_values(module.collection.fields, record.data)
-        )
+        fields = module.collection.fields
+        values = self._public(_ids(module), fields, public_values(fields, record.data))
         return {
-            "id": self.public_id(module.collection.name, record.id),
+            "id": _ids(module).encode(module.collection.name, record.id),
             **values,
             **extra,
             "createdAt": iso_ms(record.created_at_ms),
@@ -221,7 +208,9 @@ class WorkDriveStyle:
             "updatedBy": record.updated_by,
         }
 
-    def _public(self, fields: Sequence[FieldSpec], values: dict[str, Any]) -> dict[str, Any]:
+    def _public(
+        self, ids: IdCodec, fields: Sequence[FieldSpec], values: dict[str, Any]
+    ) -> dict[str, Any]:
         """`values` with store ids in reference fields turned into public ids."""
         for spec in fields:
             value = values.get(spec.name)
@@ -229,10 +218,10 @@ class WorkDriveStyle:
                 continue
             item = spec.item
             if spec.reference is not None and isinstance(value, int):
-                values[spec.name] = self.public_id(spec.reference, value)
+                values[spec.name] = ids.encode(spec.reference, value)
             elif item is not None and item.reference is not None and isinstance(value, list):
                 values[spec.name] = [
-                    self.public_id(item.reference, v) if isinstance(v, int) else v for v in value
+                    ids.encode(item.reference, v) if isinstance(v, int) else v for v in value
                 ]
         return values
 
@@ -250,7 +239,7 @@ class WorkDriveStyle:
         return {module.list_key: items, "meta": meta}
 
     def deleted(self, module: Module, records: Sequence[StoredRecord]) -> Response:
-        ids = [self.public_id(module.collection.name, r.id) for r in records]
+        ids = [_ids(module).encode(module.collection.name, r.id) for r in records]
         return JSONResponse({"ids": ids, "deleted": len(ids)})
 
     def bulk_out(self, module: Module, items: list[Any]) -> Any:
@@ -340,3 +329,22 @@ class WorkDriveStyle:
 
 def _reference(spec: FieldSpec) -> JsonSchema:
     return _UUID
+
+
+def _ids(module: Module) -> IdCodec:
+    """The node's public ids, which the routes set on the module they serve a request with."""
+    if module.ids is None:
+        raise RuntimeError(f"{module.title}: WorkDrive's style needs the node's public ids")
+    return module.ids
+
+
+def _store_id(
+    ids: IdCodec, collection: str, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
+) -> int | None:
+    """The store id of a public id of `collection`; anything else is a problem at `loc`
+    (a store id sent as a number too: clients know public ids only)."""
+    found = ids.decode(collection, value) if isinstance(value, str) else None
+    if found is None and value is not None:
+        message = "Not the id of a record it may refer to"
+        problems.append(Problem(loc, message, "reference", value))
+    return found
