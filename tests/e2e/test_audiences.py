@@ -215,3 +215,22 @@ async def test_a_user_may_not_set_groups_and_reads_only_their_own(nodes: NodeFac
         )
         assert unknown.status_code == 422
         assert [e for e in await read_events(http) if e["type"].startswith("test.")] == []
+
+
+async def test_a_reset_tells_insiders_and_outsiders_the_same_and_nothing_of_items(
+    nodes: NodeFactory, redis_server: RedisServer
+) -> None:
+    """A cursor from another epoch answers one `sync.reset`: the same for a user inside a
+    private event's audience and one outside it, naming positions only."""
+    a = await nodes.start(redis_server.url(), name="a")
+    await send(a, "test.private", 1, {"users": ["ana"]})
+    await send(a, "test.public", 2)
+    resets = {}
+    for user in ("ana", "cleo"):
+        async with sse(a, user, since="zzzzzzzz:1") as frames:
+            block = await frames.until_event("sync.reset")
+            resets[user] = orjson.loads(block["data"])
+    for reset in resets.values():
+        assert set(reset["data"]) == {"reason", "requested", "epoch", "oldest", "head"}
+        reset.pop("ts")
+    assert resets["ana"] == resets["cleo"]
