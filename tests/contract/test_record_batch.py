@@ -49,28 +49,13 @@ from tests.support.contract import (
     types_of,
     until_lock_expired,
 )
+from tests.support.records import NOTES, create, write
 
-NOTES: Final = "note"
 TAGS: Final = "tag"
 CHATS: Final = "chat"
 MESSAGES: Final = "message"
 BEN_ACTOR: Final = Actor("user", "ben", "Ben")
 ROUNDS: Final = 30
-
-
-def write(
-    data: dict[str, Any] | None = None,
-    *,
-    indexes: Sequence[IndexEntry] = (),
-    unique: Sequence[UniqueKey] = (),
-    references: Sequence[Reference] = (),
-    event: str | None = "note.saved",
-    actor: Actor = ANA_ACTOR,
-) -> RecordWrite:
-    """A write of `data` whose event (unless None) carries the data as its public form."""
-    data = data or {}
-    record_event = None if event is None else RecordEvent(event, actor, {"note": data})
-    return RecordWrite(data, actor, record_event, indexes, unique, references)
 
 
 def slugged(slug: str, **data: Any) -> RecordWrite:
@@ -83,12 +68,6 @@ def ranked(rank: int, slug: str) -> RecordWrite:
         indexes=[IndexEntry("rank", "n", rank)],
         unique=[UniqueKey("slug", slug)],
     )
-
-
-async def create(backend: Backend, w: RecordWrite, collection: str = NOTES) -> StoredRecord:
-    result = await backend.records.create(WS, collection, w)
-    assert isinstance(result, StoredRecord), result
-    return result
 
 
 async def applied(backend: Backend, ops: Sequence[BatchOp]) -> tuple[StoredRecord, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,8 +33,8 @@ from huddle.store import (
     StoredRecord,
 )
 from tests.support.contract import ANA_ACTOR, WS
+from tests.support.records import NOTES, create, ids_of, update
 
-NOTES: Final = "note"
 TAGS: Final = "tags"
 
 
@@ -50,28 +50,6 @@ def tagged(
         entries.append(IndexEntry(TAGS, "m", tags))
     data = {"tags": None if tags is None else list(tags), "rank": rank, "title": title}
     return RecordWrite(data, ANA_ACTOR, None, entries)
-
-
-async def create(backend: Backend, w: RecordWrite, collection: str = NOTES) -> StoredRecord:
-    result = await backend.records.create(WS, collection, w)
-    assert isinstance(result, StoredRecord), result
-    return result
-
-
-async def update(
-    backend: Backend, record: StoredRecord, w: RecordWrite, **kwargs: Any
-) -> StoredRecord:
-    result = await backend.records.update(
-        WS, record.collection, record.id, record.version, w, **kwargs
-    )
-    assert isinstance(result, StoredRecord), result
-    return result
-
-
-async def ids_of(backend: Backend, query: Query, collection: str = NOTES) -> list[int]:
-    page = await backend.records.query(WS, collection, query)
-    assert page.total == len(page.records) or query.limit < page.total, page
-    return [record.id for record in page.records]
 
 
 async def total_of(backend: Backend, query: Query, collection: str = NOTES) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Final
 
 import pytest
 
 from huddle.backends.base import Backend
-from huddle.ids import WorkspaceKey
 from huddle.models import Actor, Granted, Holder, Lock
 from huddle.store import (
     Cascade,
@@ -53,25 +52,10 @@ from tests.support.contract import (
     types_of,
     until_lock_expired,
 )
+from tests.support.records import NOTES, create, ids_of, update, write
 
-NOTES: Final = "note"
 TAGS: Final = "tag"
 BEN_ACTOR: Final = Actor("user", "ben", "Ben")
-
-
-def write(
-    data: dict[str, Any] | None = None,
-    *,
-    indexes: Sequence[IndexEntry] = (),
-    unique: Sequence[UniqueKey] = (),
-    references: Sequence[Reference] = (),
-    event: str | None = "note.saved",
-    actor: Actor = ANA_ACTOR,
-) -> RecordWrite:
-    """A write of `data` whose event (unless None) carries the data as its public form."""
-    data = data or {}
-    record_event = None if event is None else RecordEvent(event, actor, {"note": data})
-    return RecordWrite(data, actor, record_event, indexes, unique, references)
 
 
 def ranked(rank: IndexValue = None, title: IndexValue = None) -> RecordWrite:
@@ -85,30 +69,6 @@ def ranked(rank: IndexValue = None, title: IndexValue = None) -> RecordWrite:
 
 def slugged(slug: str, *, event: str | None = None) -> RecordWrite:
     return write({"slug": slug}, unique=[UniqueKey("slug", slug)], event=event)
-
-
-async def create(
-    backend: Backend, w: RecordWrite, collection: str = NOTES, ws: WorkspaceKey = WS
-) -> StoredRecord:
-    """The record `w` creates; the test fails if it is refused."""
-    result = await backend.records.create(ws, collection, w)
-    assert isinstance(result, StoredRecord), result
-    return result
-
-
-async def update(
-    backend: Backend, record: StoredRecord, w: RecordWrite, **kwargs: Any
-) -> StoredRecord:
-    """`record` updated by `w` at its version; the test fails if it is refused."""
-    result = await backend.records.update(
-        WS, record.collection, record.id, record.version, w, **kwargs
-    )
-    assert isinstance(result, StoredRecord), result
-    return result
-
-
-async def ids_of(backend: Backend, query: Query, collection: str = NOTES) -> list[int]:
-    return [record.id for record in (await backend.records.query(WS, collection, query)).records]
 
 
 async def one(backend: Backend, record_id: int, collection: str = NOTES) -> StoredRecord | None:
