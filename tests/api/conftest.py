@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from huddle import Settings, create_app
+from huddle.api.declared.module import Module
 from huddle.auth import issue_token
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -77,8 +78,8 @@ def app_settings(tmp_path: Path, backend_url: str = "memory://", **overrides: An
 
 
 @asynccontextmanager
-async def running_api(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(settings)
+async def running_api(settings: Settings, modules: Sequence[Module] = ()) -> AsyncIterator[Api]:
+    app = create_app(settings, modules=modules)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

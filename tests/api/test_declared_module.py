@@ -13,12 +13,11 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from huddle import create_app
 from huddle.config import DEV_ID_SECRET
 from huddle.public_ids import PublicIds
 from tests.support.sample_module import SAMPLE_MODULES
 
-from .conftest import Api, app_settings
+from .conftest import Api, app_settings, running_api
 
 TASKS: Final = "/api/sample-tasks"
 PROJECTS: Final = "/api/sample-projects"
@@ -30,15 +29,8 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
     url = "memory://"
     if request.param == "redis":
         url = request.getfixturevalue("redis_server").url()
-    settings = app_settings(tmp_path, url)
-    app = create_app(settings, modules=SAMPLE_MODULES)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://huddle.test"
-        ) as client,
-    ):
-        yield Api(client, settings)
+    async with running_api(app_settings(tmp_path, url), SAMPLE_MODULES) as api:
+        yield api
 
 
 async def post(api: Api, path: str, body: Any, user: str = "ana") -> dict[str, Any]:
@@ -318,14 +310,8 @@ async def test_public_ids_follow_the_nodes_secret(tmp_path: Path) -> None:
     """With HUDDLE_ID_SECRET set, the module's ids, the lock routes and the write guard all
     use the node's ids: a lock taken by the task's id holds off another writer."""
     settings = app_settings(tmp_path, id_secret="another-secret-0123456789abcdef")
-    app = create_app(settings, modules=SAMPLE_MODULES)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://huddle.test"
-        ) as client,
-    ):
-        api = Api(client, settings)
+    async with running_api(settings, SAMPLE_MODULES) as api:
+        client = api.client
         made = await post(api, TASKS, task("t"))
         assert made["id"] != _default_id_of(made)
         lock = f"/v1/collaboration/locks/sample_task/{made['id']}"
