@@ -231,6 +231,9 @@ class BaseV2Style:
             },
         }
 
+    def error_responses(self, statuses: Sequence[int]) -> dict[int | str, dict[str, Any]]:
+        return {}
+
     def deleted_schema(self, module: Module) -> JsonSchema | None:
         return None
 

@@ -26,6 +26,7 @@ from ...engine.declarations import Sort
 from ...engine.fields import FieldSpec, public_values
 from ...store import Page, StoredRecord
 from ..dialects import ErrorDialect
+from ..error_models import errors
 from ..errors import HUDDLE
 from .schema import object_schema
 from .style import JsonSchema, Paging, TokenBody
@@ -200,6 +201,9 @@ class HuddleStyle:
                 "meta": {"page": 1, "limit": LIMIT_DEFAULT, "total": 1, "totalPages": 1},
             },
         }
+
+    def error_responses(self, statuses: Sequence[int]) -> dict[int | str, dict[str, Any]]:
+        return errors(*statuses)
 
     def deleted_schema(self, module: Module) -> JsonSchema | None:
         return None

@@ -175,6 +175,8 @@ def _add(
         code: {"description": f"{_ERRORS[code]} ({module.style.dialect_name} error envelope)"}
         for code in (401, *errors, 503)
     }
+    for code, documented in module.style.error_responses((401, *errors, 503)).items():
+        responses[code] = {**responses[code], **documented}
     if response is not None:
         responses[status] = {
             "description": "OK",

@@ -133,6 +133,11 @@ class Style(Protocol):
 
     def list_schema(self, module: Module) -> JsonSchema: ...
 
+    def error_responses(self, statuses: Sequence[int]) -> dict[int | str, dict[str, Any]]:
+        """OpenAPI `responses` entries (model, example) of the dialect's errors, by status;
+        statuses left out are described in words only."""
+        ...
+
     def deleted_schema(self, module: Module) -> JsonSchema | None:
         """The JSON schema of what a delete answers (None: no body)."""
         ...

@@ -296,6 +296,9 @@ class WorkDriveStyle:
             "example": {module.list_key: [self._example(module)], "meta": example_meta},
         }
 
+    def error_responses(self, statuses: Sequence[int]) -> dict[int | str, dict[str, Any]]:
+        return {}
+
     def deleted_schema(self, module: Module) -> JsonSchema | None:
         return {
             "type": "object",
