@@ -70,7 +70,8 @@ class BatchView:
             holder = self.holder(collection, key)
             if holder is not None and holder != record_id:
                 found = self.record(collection, holder)
-                assert found is not None, "a unique value held by a missing record"
+                if found is None:
+                    raise RuntimeError(f"{collection}: unique {key} held by missing {holder}")
                 return key, found
         return None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -134,8 +134,7 @@ class BaseV2Style:
                 )
         if problems:
             raise InvalidInput.of(problems)
-        assert isinstance(data, dict)
-        return dict(data)
+        return dict(cast(dict[str, Any], data))
 
     def query_values(self, module: Module, filters: dict[str, Any]) -> dict[str, Any]:
         return filters
