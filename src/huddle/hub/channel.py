@@ -23,7 +23,7 @@ from ..backends.base import EventLog, SubscriptionLost
 from ..clock import Clock
 from ..errors import BackendUnavailable
 from ..ids import WorkspaceKey
-from ..models import BEYOND_HEAD, Event, reset_event
+from ..models import BEYOND_HEAD, MEMBERSHIP_CHANGED, Event, reset_event
 from ..protocol.sse import frame_event
 from ..protocol.ws import encode_event
 from .audience import Reader
@@ -44,12 +44,14 @@ def encode(event: Event, encoding: Encoding) -> Frame:
 
 
 class FrameCache:
-    """One event, encoded lazily at most once per encoding."""
+    """One event, encoded lazily at most once per encoding. `screened`: readers must look at
+    it (it has an audience, or changes a user's groups); the others go straight through."""
 
-    __slots__ = ("_frames", "event")
+    __slots__ = ("_frames", "event", "screened")
 
     def __init__(self, event: Event) -> None:
         self.event = event
+        self.screened = event.audience is not None or event.type == MEMBERSHIP_CHANGED
         self._frames: dict[Encoding, Frame] = {}
 
     def get(self, encoding: Encoding) -> Frame:
@@ -82,7 +84,7 @@ class Member:
         """Offer one event; False when refused (the outbox is full or closed), None when the
         member may not see it (withheld)."""
         if self.pending is None:
-            if self.reader is not None and not self.reader.sees(frames.event):
+            if frames.screened and self.reader is not None and not self.reader.sees(frames.event):
                 return None
             return self.outbox.offer(frames.get(self.encoding))
         if len(self.pending) < self.pending_limit:
