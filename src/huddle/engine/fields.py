@@ -326,6 +326,7 @@ __all__ = [
     "LIST_MAX_ITEMS",
     "MAX_DEPTH",
     "SAFE_INT_MAX",
+    "positive_id",
     "DeclaredType",
     "FieldSpec",
     "FieldType",
@@ -345,3 +346,12 @@ __all__ = [
     "unique_keys",
     "validate_record",
 ]
+
+
+def positive_id(value: Any, loc: tuple[str | int, ...]) -> int:
+    """An id given as a number or a decimal string, 1 to 2**53 - 1."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= SAFE_INT_MAX:
+        raise InvalidInput("must be a positive integer id", loc=loc, input=value, type="int_type")
+    return value

@@ -12,8 +12,9 @@ from typing import Any, Final
 
 from ..api.declared.base_v2 import BaseV2Style
 from ..api.declared.module import Context, Hooks, Module, QueryFilter, Route
+from ..engine.fields import positive_id
 from ..errors import InvalidInput, Problem
-from ..services.collaborations import COLLABORATIONS, positive_id, resource_type
+from ..services.collaborations import COLLABORATIONS, resource_type
 from ..store import StoredRecord
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from ..auth import Principal
 from ..engine.declarations import Collection, Sort
-from ..engine.fields import SAFE_INT_MAX, FieldSpec
+from ..engine.fields import FieldSpec, positive_id
 from ..engine.service import RecordService
 from ..errors import InvalidInput, Problem
 from ..ids import WorkspaceKey
@@ -184,15 +184,6 @@ def _collect(problems: list[Problem], check: Any, value: Any, loc: tuple[str | i
     except InvalidInput as exc:
         problems.extend(exc.problems)
         return value
-
-
-def positive_id(value: Any, loc: tuple[str | int, ...]) -> int:
-    """An id given as a number or a decimal string, 1 to 2**53 - 1."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= SAFE_INT_MAX:
-        raise InvalidInput("must be a positive integer id", loc=loc, input=value, type="int_type")
-    return value
 
 
 def resource_type(value: Any, loc: tuple[str | int, ...]) -> str:

@@ -20,9 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...engine.declarations import Sort
-from ...engine.fields import FieldSpec, public_values
+from ...engine.fields import FieldSpec, positive_id, public_values
 from ...errors import InvalidInput, Problem
-from ...services.collaborations import positive_id
 from ...store import Page, StoredRecord
 from ..base_v2_errors import BaseV2Dialect
 from ..dialects import ErrorDialect
