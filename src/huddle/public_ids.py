@@ -20,15 +20,16 @@ and the id is at least 1. The network is a keyed permutation of all 2**122 block
   with a digit changed, decrypts to a block with a pseudo-random tag: it is refused except
   with probability 2**-69 per try (forging one without the secret is that guess).
 
-What it costs: four HMAC-SHA256 calls per encode or decode (the collection's key is derived
-once and kept, for at most `KEY_CACHE` collections), about 25 µs in CPython on the shared
-2-core development machine, so a page of 100 records about 2.5 ms; no storage, no lookup.
-What it does not do: a UUID names no workspace (ids are per workspace, so the same record id
-in two workspaces of one collection shows the same UUID), and changing the secret changes
-every public id ever handed out. With four rounds the permutation is indistinguishable from
-random for well under 2**30 UUIDs seen of one collection (the Luby-Rackoff bound
-q**2 / 2**61): ids are unguessable and unordered to any realistic client, but this is
-obfuscation of a counter, not access control.
+What it costs: four HMAC-SHA256 calls per encode or decode (a collection's key is derived once
+and kept, for at most `KEY_CACHE` pairs of workspace and collection), about 25 µs in CPython on
+the shared 2-core development machine, so a page of 100 records about 2.5 ms; no storage, no
+lookup. Ids are per workspace: `in_workspace(ws)` derives the key from the workspace too, so
+the same record id in two workspaces (two WorkDrive organizations) shows two unrelated UUIDs,
+and one workspace's UUID decodes to nothing in another (its 404 is a miss, never another
+tenant's record). Changing the secret changes every public id ever handed out. With four
+rounds the permutation is indistinguishable from random for well under 2**30 UUIDs seen of one
+collection (the Luby-Rackoff bound q**2 / 2**61): ids are unguessable and unordered to any
+realistic client, but this is obfuscation of a counter, not access control.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ import hmac
 import re
 from typing import Final
 
+from .ids import WorkspaceKey
+
 #: The largest id a public id carries: JavaScript's MAX_SAFE_INTEGER, the store's limit too.
 MAX_ID: Final = 2**53 - 1
 MIN_SECRET_BYTES: Final = 16
 ROUNDS: Final = 4
-#: Collections whose prepared round key a `PublicIds` keeps (a node serves a few dozen).
-KEY_CACHE: Final = 256
+#: (Workspace, collection) pairs whose prepared round key a `PublicIds` keeps.
+KEY_CACHE: Final = 4096
 
 _ID_BITS: Final = 53
 _HALF_BITS: Final = 61  # two halves: the 122 free bits of a version-8 UUID
@@ -101,6 +104,10 @@ class PublicIds:
             return None
         return record_id
 
+    def in_workspace(self, ws: WorkspaceKey) -> WorkspaceIds:
+        """The public ids of one workspace's records."""
+        return WorkspaceIds(self, f"{ws.org_id}\x1f{ws.workspace_id}\x1f")
+
     def _key(self, collection: str) -> hmac.HMAC:
         key = self._keys.get(collection)
         if key is None:
@@ -112,6 +119,23 @@ class PublicIds:
 
     def __repr__(self) -> str:
         return "PublicIds(secret=***)"
+
+
+class WorkspaceIds:
+    """`PublicIds` of one workspace: the collection's key is derived from the workspace too
+    (a prefix no collection name can contain), so ids never cross tenants."""
+
+    __slots__ = ("_ids", "_prefix")
+
+    def __init__(self, ids: PublicIds, prefix: str) -> None:
+        self._ids = ids
+        self._prefix = prefix
+
+    def encode(self, collection: str, record_id: int) -> str:
+        return self._ids.encode(self._prefix + collection, record_id)
+
+    def decode(self, collection: str, text: str) -> int | None:
+        return self._ids.decode(self._prefix + collection, text)
 
 
 def _round(key: hmac.HMAC, round_: int, half: int) -> int:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from huddle.config import DEV_ID_SECRET
+from huddle.ids import OrgId, WorkspaceId, WorkspaceKey
 from huddle.public_ids import PublicIds
 from tests.support.sample_module import SAMPLE_MODULES
 
@@ -324,8 +325,9 @@ async def test_public_ids_follow_the_nodes_secret(tmp_path: Path) -> None:
 
 def _default_id_of(made: dict[str, Any]) -> str:
     """The id the same record would have under the default secret."""
-    ids = PublicIds(DEV_ID_SECRET.encode())
-    secret_ids = PublicIds(b"another-secret-0123456789abcdef")
+    ws = WorkspaceKey(OrgId("acme"), WorkspaceId("ws1"))
+    ids = PublicIds(DEV_ID_SECRET.encode()).in_workspace(ws)
+    secret_ids = PublicIds(b"another-secret-0123456789abcdef").in_workspace(ws)
     record_id = secret_ids.decode("sample_task", made["id"])
     assert record_id is not None
     return ids.encode("sample_task", record_id)

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from huddle.config import DEV_ID_SECRET, Settings
+from huddle.ids import OrgId, WorkspaceId, WorkspaceKey
 from huddle.public_ids import MAX_ID, PublicIds
 
 SECRET = b"test-public-id-secret-0123456789"
@@ -161,3 +162,14 @@ def test_the_secret_comes_from_huddle_id_secret(monkeypatch: pytest.MonkeyPatch)
     assert PublicIds(secret).encode("post", 1) != PublicIds(DEV_ID_SECRET.encode()).encode(
         "post", 1
     )
+
+
+def test_ids_are_per_workspace_and_never_cross_tenants() -> None:
+    acme = IDS.in_workspace(WorkspaceKey(OrgId("acme"), WorkspaceId("acme")))
+    globex = IDS.in_workspace(WorkspaceKey(OrgId("globex"), WorkspaceId("globex")))
+    for record_id in (1, 2, 77):
+        mine = acme.encode("wd_user", record_id)
+        assert mine != globex.encode("wd_user", record_id)
+        assert acme.decode("wd_user", mine) == record_id
+        assert globex.decode("wd_user", mine) is None
+        assert IDS.decode("wd_user", mine) is None

@@ -46,7 +46,7 @@ class EntityAudiences:
         collection = self._by_type.get(entity.type)
         if collection is None:
             return None
-        record_id = self._record_id(collection, entity.id)
+        record_id = self._record_id(ws, collection, entity.id)
         found = None
         if record_id is not None:
             (found,) = await self._records.get(ws, collection.name, [record_id])
@@ -57,7 +57,7 @@ class EntityAudiences:
             raise Invisible(entity)
         return audience
 
-    def _record_id(self, collection: Collection, entity_id: str) -> int | None:
+    def _record_id(self, ws: WorkspaceKey, collection: Collection, entity_id: str) -> int | None:
         if entity_id.isascii() and entity_id.isdigit() and len(entity_id) <= 16:
             return int(entity_id)
-        return self._ids.decode(collection.name, entity_id)
+        return self._ids.in_workspace(ws).decode(collection.name, entity_id)

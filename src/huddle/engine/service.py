@@ -262,7 +262,7 @@ class RecordService:
                 record_id,
                 current.version,
                 write,
-                self._guard(collection, record_id, actor, token),
+                self._guard(ws, collection, record_id, actor, token),
             )
             match outcome:
                 case StoredRecord():
@@ -301,7 +301,7 @@ class RecordService:
             current.id,
             current.version,
             write,
-            self._guard(collection, current.id, actor, token),
+            self._guard(ws, collection, current.id, actor, token),
             drop_indexes,
         )
         match outcome:
@@ -347,7 +347,7 @@ class RecordService:
                 record_id,
                 current.version,
                 event,
-                self._guard(collection, record_id, actor, token),
+                self._guard(ws, collection, record_id, actor, token),
                 cascade,
             )
             match outcome:
@@ -445,7 +445,7 @@ class RecordService:
                         self._event_data(collection, current.data, None),
                         audience_of(collection, current.data, current.created_by),
                     )
-                guard = self._guard(collection, rid, actor, None)
+                guard = self._guard(ws, collection, rid, actor, None)
                 ops.append(DeleteOp(collection.name, rid, current.version, event, guard))
             outcome = await self._store.batch(ws, ops)
             if not isinstance(outcome, BatchRefused):
@@ -466,7 +466,7 @@ class RecordService:
         """Refuse a write that changes nothing as the write itself would have been refused
         (423, or 409 for a stale token): a client must not learn that its lost lease still
         works. Nothing is written, so reading the lock first is enough."""
-        guard = self._guard(collection, record_id, actor, token)
+        guard = self._guard(ws, collection, record_id, actor, token)
         if guard is None:
             return
         (lease,) = await self._locks.get(ws, [guard.entity])
@@ -546,15 +546,24 @@ class RecordService:
             out[collection.values_key] = values
         return out
 
-    def lock_entity(self, collection: Collection, record_id: int) -> EntityRef | None:
+    def lock_entity(
+        self, ws: WorkspaceKey, collection: Collection, record_id: int
+    ) -> EntityRef | None:
         """The entity a record is locked under (by its public id in a public-id module)."""
-        public = self.ids.encode(collection.name, record_id) if collection.public_ids else None
+        public = None
+        if collection.public_ids:
+            public = self.ids.in_workspace(ws).encode(collection.name, record_id)
         return collection.lock_entity(record_id, public)
 
     def _guard(
-        self, collection: Collection, record_id: int, actor: Actor, token: int | None
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        record_id: int,
+        actor: Actor,
+        token: int | None,
     ) -> Guard | None:
-        entity = self.lock_entity(collection, record_id)
+        entity = self.lock_entity(ws, collection, record_id)
         if entity is None:
             return None
         return Guard(entity, actor.id, token)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from ...auth import Principal
 from ...engine.declarations import Collection
 from ...ids import WorkspaceKey
-from ...public_ids import PublicIds
+from ...public_ids import WorkspaceIds
 from ...services import Services
 from ...store import StoredRecord
 
@@ -171,6 +171,6 @@ class Module:
     """The most records one bulk create or delete may hold (at most `records.BATCH_LIMIT`)."""
     lock_token: bool = True
     """Writes accept the caller's fencing token (`If-Match: lock:<n>` or `?lock_token=`)."""
-    ids: PublicIds | None = None
+    ids: WorkspaceIds | None = None
     """The node's public ids (`HUDDLE_ID_SECRET`): set on the module a request is served
     with, for styles that show UUIDs; never declared."""

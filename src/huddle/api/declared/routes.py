@@ -138,7 +138,7 @@ def _param(name: str, dependency: Callable[..., Any]) -> inspect.Parameter:
 
 def _bound(ctx: Context, module: Module) -> Module:
     """`module` with the node's public ids (`Module.ids`), for the style."""
-    return replace(module, ids=ctx.services.records.ids)
+    return replace(module, ids=ctx.services.records.ids.in_workspace(ctx.ws))
 
 
 async def _resolved(ctx: Context, module: Module) -> Module:
