@@ -149,6 +149,12 @@ async def principal_workspace(
     return workspace_key(caller, caller.org_id, chosen)
 
 
+async def organization_workspace(caller: CurrentPrincipal) -> WorkspaceKey:
+    """WorkDrive's routes (seed 004) carry no workspace: an organization's data live in its
+    own workspace, whose id is the organization's (`/v1/orgs/{id}/workspaces/{id}/...`)."""
+    return workspace_key(caller, caller.org_id, caller.org_id)
+
+
 PathWorkspace = Annotated[WorkspaceKey, Depends(path_workspace)]
 CallerWorkspace = Annotated[WorkspaceKey, Depends(principal_workspace)]
 CurrentServices = Annotated[Services, Depends(services)]

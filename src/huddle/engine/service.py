@@ -12,7 +12,7 @@ collection — is here once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final, Literal
 
@@ -112,6 +112,18 @@ class RecordService:
             if reader is not None and not _admits(collection, found, reader):
                 raise not_found(collection, record_id)
         return found
+
+    async def get_many(
+        self, ws: WorkspaceKey, collection: Collection, record_ids: Iterable[int]
+    ) -> dict[int, StoredRecord]:
+        """The records of `record_ids` that exist, by id: one backend read for all of them
+        (embedded summaries of a whole page). No audience check: for what a module shows
+        of records it already decided the caller may see."""
+        ids = sorted(set(record_ids))
+        if not ids:
+            return {}
+        found = await self._store.get(ws, collection.name, ids)
+        return {rid: record for rid, record in zip(ids, found, strict=True) if record is not None}
 
     async def page(
         self,

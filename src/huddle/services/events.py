@@ -91,6 +91,20 @@ class EventService:
         self._metrics.published()
         return event
 
+    async def publish_own(
+        self,
+        ws: WorkspaceKey,
+        actor: Actor,
+        event_type: str,
+        data: dict[str, Any],
+        audience: Audience | None = None,
+    ) -> Event:
+        """Append and publish one of Huddle's own events (a module's, under a reserved
+        prefix such as `user.`), which no client may publish itself."""
+        event = await self._log.publish(ws, EventDraft(event_type, data, actor, audience=audience))
+        self._metrics.published()
+        return event
+
     async def position(self, ws: WorkspaceKey) -> str:
         """The cursor of the workspace's newest event (`origin:0` before the first): reading
         or streaming after it yields exactly what comes next. One read of the log's head."""

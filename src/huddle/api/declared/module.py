@@ -10,7 +10,7 @@ collection read per request from a stored definition — goes in its `Hooks`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -136,6 +136,9 @@ class Hooks:
         )
         return Written(record, collection)
 
+    async def deleted(self, ctx: Context, module: Module, records: Sequence[StoredRecord]) -> None:
+        """After a delete (or a bulk delete) of `records`: what else goes with them."""
+
     async def present(
         self, ctx: Context, module: Module, records: Sequence[StoredRecord]
     ) -> list[dict[str, Any]]:
@@ -171,6 +174,9 @@ class Module:
     """The most records one bulk create or delete may hold (at most `records.BATCH_LIMIT`)."""
     lock_token: bool = True
     """Writes accept the caller's fencing token (`If-Match: lock:<n>` or `?lock_token=`)."""
+    workspace: Callable[..., Awaitable[WorkspaceKey]] | None = None
+    """A FastAPI dependency answering the workspace a request serves (None: the caller's,
+    `deps.principal_workspace`; WorkDrive's: the organization's own)."""
     ids: WorkspaceIds | None = None
     """The node's public ids (`HUDDLE_ID_SECRET`): set on the module a request is served
     with, for styles that show UUIDs; never declared."""

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from ...engine.declarations import Collection
 from ...errors import InvalidInput
+from ...ids import WorkspaceKey
 from ...store import BATCH_LIMIT, StoredRecord
 from ..deps import CallerWorkspace, CurrentPrincipal, CurrentServices, IfMatchToken, fencing_token
 from .module import Context, Module, Route, Written
@@ -65,6 +66,24 @@ _LOCK_TOKEN = inspect.Parameter(
     ],
     default=None,
 )
+
+
+def _context_of(module: Module) -> inspect.Parameter:
+    """The `ctx` parameter of `module`'s endpoints: in the caller's workspace, or in the one
+    the module's own `workspace` dependency answers."""
+    if module.workspace is None:
+        return _CONTEXT
+    chosen = module.workspace
+
+    async def context(
+        request: Request,
+        ws: Annotated[WorkspaceKey, Depends(chosen)],
+        caller: CurrentPrincipal,
+        svc: CurrentServices,
+    ) -> Context:
+        return Context(request, ws, caller, svc)
+
+    return inspect.Parameter("ctx", _KEYWORD, annotation=Annotated[Context, Depends(context)])
 
 
 def _body(description: str, model: type[BaseModel] | None = None) -> inspect.Parameter:
@@ -170,6 +189,8 @@ def _add(
     errors: tuple[int, ...],
     body: JsonSchema | None = None,
 ) -> None:
+    own = _context_of(module)
+    parameters = [own if p is _CONTEXT else p for p in parameters]
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     responses: dict[int | str, dict[str, Any]] = {
         code: {"description": f"{_ERRORS[code]} ({module.style.dialect_name} error envelope)"}
@@ -372,6 +393,7 @@ def _delete(router: APIRouter, module: Module, route: Route) -> None:
         record = await ctx.services.records.delete(
             ctx.ws, here.collection, record_id, ctx.caller, token=token
         )
+        await module.hooks.deleted(ctx, here, [record])
         return style.deleted(here, [record])
 
     _add(
@@ -437,6 +459,7 @@ def _bulk_delete(router: APIRouter, module: Module, route: Route) -> None:
         if len(ids) > limit:
             raise _too_many(limit, len(ids))
         records = await ctx.services.records.delete_many(ctx.ws, here.collection, ids, ctx.caller)
+        await module.hooks.deleted(ctx, here, records)
         return style.deleted(here, records)
 
     body = inspect.Parameter(

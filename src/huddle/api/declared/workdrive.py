@@ -5,11 +5,12 @@ A record is `{"id": <uuid>, <fields by name>..., "createdAt", "updatedAt", "crea
 "totalPages", "totalResults", "curPage", "nextPage"}}`, paged by `cur_page` (from 1) and
 `per_page` (default 10, at most 100; sent as a string too); `nextPage` is null on the last
 page. A create or update body is the values themselves; a bulk create is `{"data": [...]}`
-answered by a bare array; a bulk delete names `{"ids": [...]}`. Creates answer 201, deletes
-200 with the ids deleted.
+answered by a bare array; a bulk delete names `{"ids": [...]}` (or `{"id": [...]}`). Creates
+answer 201, deletes 200 with the ids deleted.
 
 Errors are `{"statusCode", "message", "error", "errors": [{"field", "message", "type"}]}`;
-the seed documents 400 for an invalid request, so validation failures are 400, not 422.
+the seed documents 400 for an invalid request, so validation failures are 400, not 422, and so
+is a unique value already taken (an email used in the organization).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from ...clock import iso_ms
 from ...engine.declarations import Sort
 from ...engine.fields import FieldSpec, public_values
-from ...errors import HuddleError, InvalidInput, NotFound, Problem
+from ...errors import AlreadyExists, HuddleError, InvalidInput, NotFound, Problem
 from ...store import Page, StoredRecord
 from ..dialects import ErrorDialect
 from ..errors import error_headers, sendable
@@ -58,6 +59,10 @@ class WorkDriveDialect:
     def error(self, request: Request, exc: HuddleError) -> JSONResponse:
         if isinstance(exc, InvalidInput):
             return self.invalid(request, exc.problems)
+        if isinstance(exc, AlreadyExists):  # the seed knows 400 for any refused value
+            field = str(exc.details.get("field", "body"))
+            message = f"{field} is already used in this organization"
+            return _answer(400, message, [{"field": field, "message": message, "type": "unique"}])
         return _answer(exc.status, exc.message, [], error_headers(exc))
 
     def invalid(self, request: Request, problems: Sequence[Problem]) -> JSONResponse:
@@ -186,7 +191,11 @@ class WorkDriveStyle:
         return items
 
     def ids_in(self, module: Module, body: Any, query: Mapping[str, Any]) -> list[int]:
-        sent = body.get("ids") if isinstance(body, dict) else body
+        """`{"ids": [...]}` as the seed's example sends it, `{"id": [...]}` as its parameter
+        table names it, or a bare array."""
+        sent = body
+        if isinstance(body, dict):
+            sent = body["ids"] if "ids" in body else body.get("id")
         if not isinstance(sent, list) or not sent:
             raise InvalidInput(
                 'send {"ids": [...]}, the ids to delete', loc=("body", "ids"), input=sent
