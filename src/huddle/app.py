@@ -27,19 +27,21 @@ from .api.base_v2_errors import BASE_V2_PATHS
 from .api.cors import Cors
 from .api.declared.module import Module
 from .api.declared.routes import router_of
+from .api.declared.workdrive import WORKDRIVE
 from .api.deps import Runtime
 from .api.dialects import Dialects, ErrorDialect
 from .api.errors import HUDDLE, install_error_handlers
 from .api.limits import BodySizeLimit
 from .api.origins import OriginPolicy
 from .api.redaction import redact_tokens_in_access_log
-from .auth import TokenVerifier, resolve_jwt_secret
+from .auth import TokenVerifier, resolve_jwt_secret, resolve_operator_key
 from .backends import backend_scheme, open_backend
 from .clock import Clock
 from .config import Settings
 from .hub.node import Node
 from .modules.collaborations_v2 import COLLABORATIONS_V2
 from .modules.custom_records import CUSTOM_RECORDS
+from .modules.workdrive import WORKDRIVE_MODULES, workdrive_routers
 from .services import Services
 from .tickets import StreamTickets
 
@@ -90,6 +92,7 @@ def create_app(
         )
     dev_secret = secret if settings.is_memory and settings.jwt_secret is None else None
     origins = OriginPolicy.of(settings)
+    operator_key = resolve_operator_key(settings, dev_secret)
     redact_tokens_in_access_log()
 
     @asynccontextmanager
@@ -98,9 +101,12 @@ def create_app(
             open_backend(settings, clock) as backend,
             Node(backend, settings, clock).running() as node,
         ):
-            private = [module.collection for module in modules if module.collection.audience]
+            served = (*WORKDRIVE_MODULES, *modules)
+            private = [module.collection for module in served if module.collection.audience]
             services = Services.for_node(node, private)
-            app.state.runtime = Runtime(settings, services, verifier, tickets, origins, dev_secret)
+            app.state.runtime = Runtime(
+                settings, services, verifier, tickets, origins, dev_secret, operator_key
+            )
             yield
 
     app = HuddleApp(
@@ -135,6 +141,7 @@ def create_app(
         (metrics.router, HUDDLE),
         (web.pages, HUDDLE),
     ]
+    routers += [(router, WORKDRIVE) for router in workdrive_routers()]
     if settings.demo_enabled:
         routers.append((demo.router, HUDDLE))
     routers += [(router_of(module), module.style.dialect) for module in modules]
@@ -142,6 +149,7 @@ def create_app(
         app.include_router(router)
         dialects.register(router, dialect)
     dialects.claim(BASE_V2_PATHS, COLLABORATIONS_V2.style.dialect)  # Base clients' URL space
+    dialects.claim("/api/", WORKDRIVE)  # seed 004's URL space
     if settings.docs_enabled:
         app.add_api_route("/docs", web.swagger_ui, include_in_schema=False)
     app.router.routes.append(WebSocketRoute(ws.PATH, ws.websocket_endpoint))

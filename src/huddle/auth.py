@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -119,6 +120,25 @@ def resolve_jwt_secret(settings: Settings) -> str | None:
             "HUDDLE_JWT_PUBLIC_KEY): a shared node never runs on a generated dev secret"
         )
     return _dev_secret(settings.dev_secret_file)
+
+
+def resolve_operator_key(settings: Settings, dev_secret: str | None) -> str | None:
+    """The platform operator's key (`POST /api/organization`): `HUDDLE_OPERATOR_KEY`, or on a
+    memory:// dev node one derived from its dev secret (stable across restarts, printed by
+    `huddle serve`); None: no organization can be created on this node."""
+    if settings.operator_key is not None:
+        return settings.operator_key.get_secret_value()
+    if dev_secret is None:
+        return None
+    derived = hmac.new(dev_secret.encode(), b"huddle.operator-key.v1", hashlib.sha256)
+    return "op_" + derived.hexdigest()[:48]
+
+
+def is_operator_key(expected: str | None, sent: str | None) -> bool:
+    """`sent` is the operator key (compared in constant time)."""
+    if expected is None or sent is None:
+        return False
+    return hmac.compare_digest(expected.encode(), sent.encode())
 
 
 def _dev_secret(path: Path) -> str:

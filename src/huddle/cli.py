@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from .auth import issue_token, resolve_jwt_secret
+from .auth import issue_token, resolve_jwt_secret, resolve_operator_key
 from .backends import open_backend
 from .config import Settings, mask_password
 from .errors import BackendUnavailable, ConfigError
@@ -65,6 +65,13 @@ def serve(args: argparse.Namespace) -> int:
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/v1/collaboration/locks/my-locks',
             flush=True,
         )
+        operator = resolve_operator_key(settings, None if settings.jwt_secret else secret)
+        if operator is not None:
+            print(
+                "Operator key (creates WorkDrive organizations: POST /api/organization):"
+                f"\n  export OPERATOR_KEY={operator}",
+                flush=True,
+            )
     http_protocol, ws_protocol = guarded_protocols(settings, app)
     config = uvicorn.Config(
         app,

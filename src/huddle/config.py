@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "The default is public, for memory:// development: production must set a random one, "
         "and changing it changes every public id ever handed out.",
     )
+    operator_key: SecretStr | None = Field(
+        None,
+        description="The platform operator's key (at least 32 characters): the X-API-KEY of "
+        "`POST /api/organization` (seed 004), which creates organizations. memory:// derives a "
+        "dev one from the dev secret (`huddle serve` prints it); unset on a shared backend, no "
+        "organization can be created.",
+    )
     dev_secret_file: Path = Field(
         Path(".huddle/dev-secret"),
         description="Where memory:// mode keeps its generated dev secret (shared by serve/token).",
@@ -264,6 +271,13 @@ class Settings(BaseSettings):
         # One public id and its record id let anyone test guesses of the secret offline.
         if len(value.get_secret_value().encode()) < 16:
             raise ValueError("HUDDLE_ID_SECRET needs at least 16 bytes")
+        return value
+
+    @field_validator("operator_key")
+    @classmethod
+    def _operator_key_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("HUDDLE_OPERATOR_KEY needs at least 32 characters")
         return value
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from huddle.api.declared.module import Module
 from huddle.auth import issue_token
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
+OPERATOR_KEY = "op_test-operator-key-0123456789abcdef"
 
 
 @dataclass
@@ -73,7 +74,7 @@ def app_settings(tmp_path: Path, backend_url: str = "memory://", **overrides: An
         jwt_secret=SECRET,
         dev_secret_file=tmp_path / "dev-secret",
         redis_prefix=f"t{uuid4().hex[:12]}",
-        **overrides,
+        **({"operator_key": OPERATOR_KEY} | overrides),
     )
 
 

@@ -43,6 +43,9 @@ class Runtime:
     origins: OriginPolicy
     dev_secret: str | None
     """The generated dev secret of a memory:// node (it mints demo tokens); None otherwise."""
+    operator_key: str | None = None
+    """The platform operator's key (`auth.resolve_operator_key`); None: nobody creates
+    organizations on this node."""
 
 
 def runtime(connection: HTTPConnection) -> Runtime:

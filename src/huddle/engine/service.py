@@ -52,6 +52,7 @@ from ..store import (
     Taken,
     UniqueKey,
     Unresolved,
+    UpdateOp,
     VersionChanged,
     guard_refusal,
 )
@@ -69,6 +70,7 @@ from .fields import (
     unique_keys,
     validate_record,
 )
+from .writes import Change, Gone, New, Outcome, Write
 
 #: Offsets beyond this are past any collection: such a page is empty (and no backend is asked
 #: to skip that far, which Lua numbers could not even represent exactly).
@@ -466,6 +468,84 @@ class RecordService:
                 continue
             raise refused(collection, ids[outcome.index], outcome.outcome)
         raise Conflict("The records kept changing under this delete; retry it")
+
+    async def reserve_id(self, ws: WorkspaceKey, collection: Collection) -> int:
+        """A new id of `collection`, for a `New` write (later writes of the batch may refer to
+        it)."""
+        (found,) = await self._store.reserve(ws, collection.name, 1)
+        return found
+
+    async def write_many(
+        self,
+        ws: WorkspaceKey,
+        writes: Sequence[Write],
+        principal: Principal,
+        *,
+        keep: Iterable[StoredRecord] = (),
+    ) -> Outcome | None:
+        """Apply `writes` in order as one atomic step, each validated, guarded and announced as
+        this service does it alone (a `Change` that changes nothing is left out): all of them,
+        or none. None when a record moved since it was read (or went away, or a reference did):
+        read again and recompute. A taken unique value is `AlreadyExists`; a lock, 423/409.
+        `keep` are records read for the answer, returned as read when the batch leaves them."""
+        actor = principal.actor()
+        out: Outcome = {(r.collection, r.id): r for r in keep}
+        ops: list[BatchOp] = []
+        made: list[Write] = []
+        for write in writes:
+            match write:
+                case New(collection, rid, values):
+                    collection.permissions.check("create", principal, None)
+                    data = validate_record(collection.fields, values, current=None, loc=("body",))
+                    made_write = self._write(collection, data, actor, "created", changed=None)
+                    ops.append(CreateOp(collection.name, made_write, rid))
+                case Change(collection, current, values):
+                    collection.permissions.check("update", principal, current)
+                    data = validate_record(collection.fields, values, current=current.data)
+                    changed = [
+                        spec.name
+                        for spec in collection.fields
+                        if current.data.get(spec.key) != data.get(spec.key)
+                    ]
+                    out[(current.collection, current.id)] = current
+                    if not changed:
+                        continue
+                    made_write = self._write(
+                        collection, data, actor, "updated", changed=changed, before=current
+                    )
+                    guard = self._guard(ws, collection, current.id, actor, None)
+                    ops.append(
+                        UpdateOp(collection.name, current.id, current.version, made_write, guard)
+                    )
+                case Gone(collection, current):
+                    collection.permissions.check("delete", principal, current)
+                    event = None
+                    if collection.events is not None:
+                        event = RecordEvent(
+                            f"{collection.events}.deleted",
+                            actor,
+                            self._event_data(collection, current.data, None),
+                            audience_of(collection, current.data, current.created_by),
+                        )
+                    guard = self._guard(ws, collection, current.id, actor, None)
+                    ops.append(DeleteOp(collection.name, current.id, current.version, event, guard))
+            made.append(write)
+        if not ops:
+            return out
+        outcome = await self._store.batch(ws, ops)
+        if isinstance(outcome, BatchRefused):
+            failed = made[outcome.index]
+            match outcome.outcome:
+                case VersionChanged() | Missing() | Unresolved():
+                    return None
+                case Taken() as clash:
+                    raise taken(failed.collection, clash, ("body",))
+                case other:
+                    rid = failed.record_id if isinstance(failed, New) else failed.current.id
+                    raise refused(failed.collection, rid, other)
+        for record in outcome:
+            out[(record.collection, record.id)] = record
+        return out
 
     async def check_guard(
         self,

@@ -120,8 +120,11 @@ async def _paging(
     )
 
 
+WORKDRIVE: Final[ErrorDialect] = WorkDriveDialect()
+
+
 class WorkDriveStyle:
-    dialect: Final[ErrorDialect] = WorkDriveDialect()
+    dialect: Final[ErrorDialect] = WORKDRIVE
     dialect_name: Final = "WorkDrive"
     id_type: Final[type[int] | type[str]] = str
     created_status: Final = 201
@@ -220,10 +223,13 @@ class WorkDriveStyle:
     def _public(
         self, ids: IdCodec, fields: Sequence[FieldSpec], values: dict[str, Any]
     ) -> dict[str, Any]:
-        """`values` with store ids in reference fields turned into public ids."""
+        """`values` with store ids in reference fields turned into public ids, and a list
+        that holds nothing answered `[]` (the seed shows arrays, never null)."""
         for spec in fields:
             value = values.get(spec.name)
             if value is None:
+                if spec.type == "list":
+                    values[spec.name] = []
                 continue
             item = spec.item
             if spec.reference is not None and isinstance(value, int):

@@ -1,0 +1,44 @@
+"""What WorkDrive's hand-written routes share with its declared ones: a request's `Context`
+in the organization's own workspace, and its records written in WorkDrive's style."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from ...api.declared.module import Context, Module
+from ...api.deps import CurrentPrincipal, CurrentServices, organization_workspace
+from ...ids import WorkspaceKey
+from ...store import StoredRecord
+
+
+async def workdrive_context(
+    request: Request,
+    ws: Annotated[WorkspaceKey, Depends(organization_workspace)],
+    caller: CurrentPrincipal,
+    svc: CurrentServices,
+) -> Context:
+    return Context(request, ws, caller, svc)
+
+
+WorkDriveContext = Annotated[Context, Depends(workdrive_context)]
+
+
+def bound(ctx: Context, module: Module) -> Module:
+    """`module` with the public ids of the request's workspace."""
+    return replace(module, ids=ctx.services.records.ids.in_workspace(ctx.ws))
+
+
+def record_id(ctx: Context, module: Module, raw: str) -> int:
+    """The store id of a record's public id in the path (404 when it names nothing here)."""
+    return module.style.record_id(bound(ctx, module), raw)
+
+
+def record_out(
+    ctx: Context, module: Module, record: StoredRecord, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return module.style.record_out(bound(ctx, module), record, extra or {})

@@ -1,0 +1,250 @@
+"""WorkDrive's users (seed 004 "User"): list, supervisors, create one or in bulk, update,
+delete one or in bulk — with live `online`, `availability` and embedded summaries.
+
+An admin manages every user; a user may change the self-service fields of their own record
+(`people.SELF_SERVICE`: name, phone, bio, availability, pictures, `isExpert`). `online` is
+never stored: it is the user's presence in the organization's workspace, read per response.
+An `availability` change is also a `user.availability` event on the organization's stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query
+
+from ...api.declared.module import Context, Hooks, Module, Operation, QueryFilter, Route, Written
+from ...api.declared.workdrive import WorkDriveStyle
+from ...api.deps import organization_workspace
+from ...errors import Forbidden, InvalidInput, Problem
+from ...store import StoredRecord
+from .context import WorkDriveContext, bound, record_id
+from .people import SELF_SERVICE, USER, USERS, availability_in
+from .summaries import Live, status_text
+
+STYLE: Final = WorkDriveStyle()
+#: Direct reports listed in a user's `teamMembers` (a response embeds at most this many).
+TEAM_MAX: Final = 1000
+
+_EXAMPLE: Final = {
+    "email": "john@example.com",
+    "firstName": "John",
+    "lastName": "Smith",
+    "phone": "+13756366604",
+    "designation": "Manager",
+    "isDepartmentHead": False,
+    "status": "ACTIVE",
+    "availability": 1,
+}
+
+
+class UserHooks(Hooks):
+    async def values(
+        self, ctx: Context, module: Module, values: dict[str, Any], op: Operation
+    ) -> dict[str, Any]:
+        """`availability` by name or number; `addAdditionalTeams` (supervisors whose teams the
+        user joins) into `userAdditionalTeams` on a create, left for `update` to merge."""
+        problems: list[Problem] = []
+        if "availability" in values:
+            try:
+                values["availability"] = availability_in(
+                    values["availability"], ("body", "availability")
+                )
+            except InvalidInput as exc:
+                problems += exc.problems
+        for name in ("addAdditionalTeams", "removeAdditionalTeams"):
+            if name in values:
+                values[name] = _user_ids(ctx, values[name], name, problems)
+        if op != "update" and "removeAdditionalTeams" in values:
+            problems.append(Problem(("body", "removeAdditionalTeams"), "Only on an update"))
+        if problems:
+            raise InvalidInput.of(problems)
+        if op != "update" and "addAdditionalTeams" in values:
+            values["userAdditionalTeams"] = values.pop("addAdditionalTeams")
+        return values
+
+    async def update(
+        self,
+        ctx: Context,
+        module: Module,
+        record_id: int,
+        values: Mapping[str, Any],
+        token: int | None,
+    ) -> StoredRecord | Written:
+        records = ctx.services.records
+        own = ctx.services.records.ids.in_workspace(ctx.ws).encode(USER, record_id)
+        if not ctx.caller.is_admin:
+            others = sorted(set(values) - SELF_SERVICE)
+            if own != ctx.caller.user_id or others:
+                raise Forbidden(
+                    "Only an admin may change this"
+                    + (f": {', '.join(others)}" if own == ctx.caller.user_id else ""),
+                    details={"required_permission": "users:update"},
+                )
+        changes = dict(values)
+        add = changes.pop("addAdditionalTeams", None) or []
+        remove = set(changes.pop("removeAdditionalTeams", None) or [])
+        if add or remove:
+            current = await records.get(ctx.ws, USERS, record_id)
+            teams = [t for t in current.data.get("userAdditionalTeams") or [] if t not in remove]
+            changes["userAdditionalTeams"] = teams + [t for t in add if t not in teams]
+        record = await records.update(ctx.ws, USERS, record_id, changes, ctx.caller, token=token)
+        if "availability" in values:
+            availability = record.data.get("availability")
+            await ctx.services.events.publish_own(
+                ctx.ws,
+                ctx.caller.actor(),
+                "user.availability",
+                {
+                    "userId": own,
+                    "availability": availability,
+                    "availabilityStatusText": status_text(availability),
+                },
+            )
+        return Written(record, USERS)
+
+    async def deleted(self, ctx: Context, module: Module, records: Sequence[StoredRecord]) -> None:
+        """A deleted user's access token stops working at once."""
+        ids = ctx.services.records.ids.in_workspace(ctx.ws)
+        for record in records:
+            await ctx.services.apikeys.revoke_user_token(ctx.ws.org_id, ids.encode(USER, record.id))
+
+    async def present(
+        self, ctx: Context, module: Module, records: Sequence[StoredRecord]
+    ) -> list[dict[str, Any]]:
+        supervisors = {r.data["reportsTo"] for r in records if r.data.get("reportsTo")}
+        live = await Live.of(ctx, supervisors, known=records)
+        reports = await _direct_reports(ctx, [r.id for r in records])
+        return [
+            {
+                "orgId": ctx.ws.org_id,
+                **live.extra(r),
+                "reportsToObj": live.summary(r.data.get("reportsTo")),
+                "teamMembers": [live.public_id(u) for u in reports.get(r.id, [])],
+                "badges": [],
+            }
+            for r in records
+        ]
+
+
+async def _direct_reports(ctx: Context, user_ids: list[int]) -> dict[int, list[int]]:
+    """The users reporting to each of `user_ids`: one query for all of them."""
+    if not user_ids:
+        return {}
+    page = await ctx.services.records.page(
+        ctx.ws, USERS, offset=0, limit=TEAM_MAX, filters={"reportsTo": user_ids}
+    )
+    out: dict[int, list[int]] = {}
+    for record in page.records:
+        out.setdefault(record.data["reportsTo"], []).append(record.id)
+    return out
+
+
+def _user_ids(ctx: Context, value: Any, name: str, problems: list[Problem]) -> list[int]:
+    ids = ctx.services.records.ids.in_workspace(ctx.ws)
+    if not isinstance(value, list):
+        problems.append(Problem(("body", name), "Must be a list of user ids", "list_type", value))
+        return []
+    found: list[int] = []
+    for i, raw in enumerate(value):
+        rid = ids.decode(USER, raw) if isinstance(raw, str) else None
+        if rid is None:
+            problems.append(
+                Problem(("body", name, i), "Not a user of this organization", "reference", raw)
+            )
+        else:
+            found.append(rid)
+    return found
+
+
+USERS_MODULE: Final = Module(
+    collection=USERS,
+    path="/api/users",
+    style=STYLE,
+    title="User",
+    tag="WorkDrive: Users",
+    list_key="users",
+    routes=(
+        Route("list", "GET", summary="Get All Users"),
+        Route("create", "POST", "/add", summary="Create a User"),
+        Route("bulk_create", "POST", "/bulk-create", summary="Bulk Create User"),
+        Route("bulk_delete", "DELETE", "/bulk-delete", summary="Bulk Delete User"),
+        Route("get", "GET", "/{id}", summary="Get a User (Huddle's)"),
+        Route("update", "PATCH", "/{id}", summary="Update a User"),
+        Route("delete", "DELETE", "/{id}", summary="Delete a User"),
+    ),
+    filters=(
+        QueryFilter("department", "department", "Users of this department (its id)"),
+        QueryFilter("location", "location", "Users of this location (its id)"),
+    ),
+    example=_EXAMPLE,
+    hooks=UserHooks(),
+    workspace=organization_workspace,
+    lock_token=False,
+)
+
+
+supervisors = APIRouter(prefix="/api/users", tags=["WorkDrive: Users"])
+
+
+@supervisors.get("/supervisors", summary="Get All Team Supervisors")
+async def list_supervisors(
+    ctx: WorkDriveContext,
+    cur_page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1)] = 10,
+    user_id: Annotated[str | None, Query(alias="userId")] = None,
+) -> dict[str, Any]:
+    """Without `userId`: every user somebody reports to. With it: that user's supervisors
+    (whom they report to, then the supervisors of the teams they joined)."""
+    records = ctx.services.records
+    if user_id is not None:
+        user = await records.get(ctx.ws, USERS, record_id(ctx, USERS_MODULE, user_id))
+        chosen = [user.data.get("reportsTo"), *(user.data.get("userAdditionalTeams") or [])]
+        ids = list(dict.fromkeys(u for u in chosen if isinstance(u, int)))
+    else:
+        ids = await _all_supervisors(ctx)
+    per_page = min(per_page, 100)
+    start = (cur_page - 1) * per_page
+    found = await records.get_many(ctx.ws, USERS, ids)
+    present = [u for u in ids if u in found]
+    page = present[start : start + per_page]
+    module = bound(ctx, USERS_MODULE)
+    pages = -(-len(present) // per_page)
+    return {
+        "users": [
+            {
+                "id": module.style.record_out(module, found[u], {})["id"],
+                "email": found[u].data.get("email"),
+                "firstName": found[u].data.get("firstName"),
+                "lastName": found[u].data.get("lastName"),
+            }
+            for u in page
+        ],
+        "meta": {
+            "perPage": per_page,
+            "totalPages": pages,
+            "totalResults": len(present),
+            "curPage": cur_page,
+            "nextPage": cur_page + 1 if cur_page < pages else None,
+        },
+    }
+
+
+async def _all_supervisors(ctx: Context) -> list[int]:
+    """Users somebody reports to, in id order (a scan of the users who report to someone)."""
+    records = ctx.services.records
+    found: set[int] = set()
+    offset = 0
+    while True:
+        page = await records.page(ctx.ws, USERS, offset=offset, limit=500)
+        for record in page.records:
+            for boss in (
+                record.data.get("reportsTo"),
+                *(record.data.get("userAdditionalTeams") or []),
+            ):
+                if isinstance(boss, int):
+                    found.add(boss)
+        offset += len(page.records)
+        if not page.records or offset >= page.total:
+            return sorted(found)
