@@ -1,12 +1,14 @@
-"""Principals, and turning credentials into them: JWT bearer tokens and API keys.
+"""Principals, and turning credentials into them: JWT bearer tokens, API keys, user tokens.
 
 Tokens: HS256 with a shared secret, or RS256/ES256 with a public key. Each key type has its own
 algorithm list, so `alg=none` and algorithm confusion (an RS256 public key used as an HS256
 secret) are refused by construction. `exp` is required; `nbf`/`iat` are honoured with leeway.
 
 API keys are 64 lowercase hexadecimal characters (the shape CRM clients expect of a personal
-access token). Only their SHA-256 is stored; a key is random (256 bits), so a fast hash is
-enough and a lookup costs one read.
+access token). User tokens are the other shape of key: an RFC 4122 UUID (what WorkDrive clients
+send as `X-API-KEY`), one per user, made by `uuid4` (122 random bits). Both are stored the
+same way: only the SHA-256 of the lowercased text; a key is random, so a fast hash is enough
+and a lookup costs one read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import re
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -35,6 +38,10 @@ from .models import Actor
 ADMIN: Final = "admin"
 MEMBER: Final = "member"
 _API_KEY: Final = re.compile(r"^[0-9a-fA-F]{64}$")
+_USER_TOKEN: Final = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_FINGERPRINT_LABEL: Final = b"huddle key fingerprint v1\x00"
 _DEV_SECRET_BYTES: Final = 32
 #: Claims that are times: RFC 7519 makes them numbers, and a string is refused.
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat")
@@ -55,6 +62,9 @@ class Principal:
     roles: frozenset[str]
     name: str | None = None
     key_id: str | None = None
+    key_fingerprint: str | None = None
+    """With `key_id`: which key of that id (`key_fingerprint`), so that the revocation of a
+    replaced user token ends this principal's connections and not its successor's."""
     expires_at: float | None = None
     ticket_id: str | None = None
     """Set for a stream ticket (`huddle.tickets`), which opens its workspace's stream and
@@ -86,15 +96,29 @@ class Principal:
 
 
 def looks_like_api_key(credential: str) -> bool:
-    return _API_KEY.fullmatch(credential) is not None
+    """A 64-hex API key, or a UUID user token: both are looked up in the `KeyStore`."""
+    return (
+        _API_KEY.fullmatch(credential) is not None or _USER_TOKEN.fullmatch(credential) is not None
+    )
 
 
 def new_api_key() -> str:
     return secrets.token_hex(32)
 
 
+def new_user_token() -> str:
+    return str(uuid.uuid4())
+
+
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.lower().encode()).hexdigest()
+
+
+def key_fingerprint(key_hash: str) -> str:
+    """A short public name of one key (of its stored hash): a stream ticket names the key it
+    came from by it, and a revocation is matched to connections by it, without the hash
+    itself travelling in a URL."""
+    return hashlib.sha256(_FINGERPRINT_LABEL + key_hash.encode()).hexdigest()[:16]
 
 
 # --- JWT --------------------------------------------------------------------------------------

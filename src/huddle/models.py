@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from .clock import iso_ms
-from .ids import EntityRef, WorkspaceKey
+from .ids import EntityRef, OrgId, WorkspaceId, WorkspaceKey
 
 ActorKind = Literal["user", "service", "system"]
 SessionKind = Literal["rest", "ws", "sse"]
@@ -348,3 +348,18 @@ class ApiKeyRecord:
     created_at_ms: int
     created_by: str
     key_hash: str = field(repr=False, default="")
+
+
+#: A key stopped working: revoked, or replaced by a new key of the same id (a user's token
+#: issued again). `data`: `key_id`, and `key_hash` of the key that stopped. The `KeyStore`
+#: emits it on the org's `credentials_stream`, in the step that made the change.
+CREDENTIAL_REVOKED: Final = "credential.revoked"
+#: The workspace id of every org's credential stream: outside `TENANT_ID_PATTERN` (it starts
+#: with `~`), so no client can subscribe to it, read it or publish into it.
+CREDENTIALS_WORKSPACE: Final = "~credentials"
+
+
+def credentials_stream(org_id: str) -> WorkspaceKey:
+    """Where the org's `credential.revoked` events go: an internal workspace, followed by
+    the nodes that hold connections authenticated with the org's keys (`hub.credentials`)."""
+    return WorkspaceKey(OrgId(org_id), WorkspaceId(CREDENTIALS_WORKSPACE))

@@ -15,8 +15,8 @@ A ticket names one user of one workspace and carries the roles of the token it c
 it grants reading that workspace's stream, as that user, for no longer than that token would,
 and nothing else. It is signed with a key derived from the node secret for this one purpose, so
 a ticket is never a token and a token is never a ticket; REST, the WebSocket handshake and
-`auth.refresh` refuse it. A ticket minted from an API key names the key, and stops working
-when the key is revoked.
+`auth.refresh` refuse it. A ticket minted from an API key (or a user token) names the key, by
+id and fingerprint, and stops working when the key is revoked or replaced.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ class StreamTickets:
             claims["name"] = principal.name
         if principal.key_id:
             claims["kid"] = principal.key_id
+        if principal.key_fingerprint:
+            claims["kfp"] = principal.key_fingerprint
         token = jwt.encode(claims, self._key, algorithm="HS256", headers={"typ": TICKET_TYPE})
         return Ticket(token, opens_until, resumes_until)
 
@@ -123,6 +125,7 @@ class StreamTickets:
         roles = claims.get("roles", [])
         name = claims.get("name")
         key_id = claims.get("kid")
+        fingerprint = claims.get("kfp")
         return Principal(
             kind=kind,
             user_id=str(claims["sub"]),
@@ -132,6 +135,7 @@ class StreamTickets:
             roles=shared_set(tuple(str(r) for r in roles)),
             name=name if isinstance(name, str) else None,
             key_id=key_id if isinstance(key_id, str) else None,
+            key_fingerprint=fingerprint if isinstance(fingerprint, str) else None,
             expires_at=expires,
             ticket_id=str(claims["jti"]),
         )

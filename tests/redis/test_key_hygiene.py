@@ -86,13 +86,15 @@ async def test_only_documented_keys_live_without_an_expiry(
         await wait_until(swept, within=15, what="the short lease to expire and the sweep to idle")
         keys = [key.decode() async for key in raw.scan_iter(match=f"{prefix}:*", count=1000)]
         ttls = {key: await raw.pttl(key) for key in keys}
-    base = f"{prefix}:{{acme/ws1}}:"
+    # the workspace, and the org's credential stream (the revoked key's event)
+    bases = (f"{prefix}:{{acme/ws1}}:", f"{prefix}:{{acme/~credentials}}:")
     undocumented = []
     for key, ttl in ttls.items():
         if ttl >= 0:
             assert ":idem:" in key, f"{key} has an expiry but none is documented"
             continue
-        if key.startswith(base) and PERSISTENT.match(key[len(base) :]):
+        base = next((b for b in bases if key.startswith(b)), None)
+        if base is not None and PERSISTENT.match(key[len(base) :]):
             continue
         if GLOBAL_PERSISTENT.match(key[len(prefix) + 1 :]):
             continue

@@ -7,6 +7,7 @@ private server down and up again. Everything else is in the shared contract suit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final, TypeVar
@@ -16,12 +17,15 @@ import pytest
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
+from huddle.auth import key_fingerprint
 from huddle.backends import open_backend
 from huddle.backends.base import Backend, SubscriptionLost
 from huddle.config import Settings
 from huddle.errors import BackendUnavailable
+from huddle.hub.credentials import Verdict
+from huddle.hub.node import Node
 from huddle.ids import EntityRef
-from huddle.models import ApiKeyRecord, Granted, Held, Holder, Released
+from huddle.models import ApiKeyRecord, Granted, Held, Holder, Released, credentials_stream
 from tests.support.contract import (
     ADMIN,
     ANA,
@@ -140,6 +144,12 @@ async def test_every_operation_still_works_after_the_script_cache_is_flushed(
     assert await backend.presence.leave(WS, "s-ana") is True
     await flushed()
     await backend.sweep(WS, 100)
+    await flushed()
+    await backend.keys.create(_api_key())
+    await flushed()
+    assert await backend.keys.update(dataclasses.replace(_api_key(), admin=True)) is True
+    await flushed()
+    assert await backend.keys.revoke("acme", "k1") is True
     await flushed()
     assert (await backend.log.read(WS, 0, 100)).head == 12  # with user.online, user.offline
     assert [e.type for e in await log_of(backend)][-1] == "presence.left"
@@ -410,6 +420,37 @@ async def test_a_lost_offset_counter_starts_a_new_epoch_with_an_empty_history(
     assert after.epoch not in ("", before[0].epoch)
     page = await backend.log.read(WS, 0, 10)
     assert (page.epoch, page.head, page.oldest, page.events) == (after.epoch, 1, 1, (after,))
+
+
+async def test_a_credential_stream_that_lost_its_history_leaves_its_keys_unverified(
+    store: Store,
+) -> None:
+    """The org's credential stream starts a new epoch (its counter was lost, as when Redis
+    lost its data): a revocation may be gone with it, so every watch of the org is told
+    `unverified` (its connection authenticates again), and the next revocation still arrives."""
+    backend = store.backend
+    keys = [dataclasses.replace(_api_key(), id=f"k{i}", key_hash=f"{i}" * 64) for i in range(3)]
+    for key in keys:
+        await backend.keys.create(key)
+    await backend.keys.revoke("acme", "k0")  # the stream has an epoch now
+    told: dict[str, list[Verdict]] = {"k1": [], "k2": []}
+    async with AsyncExitStack() as stack:
+        node = await stack.enter_async_context(Node(backend, store.settings).running())
+        for key in keys[1:]:
+            watch = node.credentials.watch(
+                "acme", key.id, key_fingerprint(key.key_hash), told[key.id].append
+            )
+            await stack.enter_async_context(watch)
+        counter = f"{store.prefix}:{{{credentials_stream('acme').tag}}}:seq"
+        assert await store.raw.delete(counter) == 1
+
+        await backend.keys.revoke("acme", "k2")
+
+        async def all_told() -> bool:
+            return all(told.values())
+
+        await wait_until(all_told, what="both watches to be told")
+        assert told == {"k1": ["unverified"], "k2": ["unverified"]}, "told once each"
 
 
 async def test_concurrent_calls_share_one_round_trip_and_one_connection(store: Store) -> None:

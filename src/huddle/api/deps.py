@@ -6,6 +6,7 @@ always 404 so that existence is never leaked) are decided here and in the servic
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from fastapi import Depends, Header, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
-from ..auth import Principal, TokenVerifier, looks_like_api_key
+from ..auth import Principal, TokenVerifier, key_fingerprint, looks_like_api_key
 from ..config import Settings
 from ..errors import (
     BadRequest,
@@ -58,13 +59,16 @@ async def services(request: Request) -> Services:
     return runtime(request).services
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT, or a 64-hex API key")
-_api_key = APIKeyHeader(name="X-API-KEY", auto_error=False, description="A 64-hex API key")
+_bearer = HTTPBearer(auto_error=False, description="A JWT, a 64-hex API key or a UUID user token")
+_api_key = APIKeyHeader(
+    name="X-API-KEY", auto_error=False, description="A 64-hex API key or a UUID user token"
+)
 
 
 async def authenticate(runtime: Runtime, credential: str) -> Principal:
-    """A principal from a bearer credential: API keys by shape, JWTs otherwise. A stream
-    ticket is refused: it opens event streams and nothing else (`authenticate_stream`)."""
+    """A principal from a bearer credential: API keys and user tokens by shape (64 hex, a
+    UUID), JWTs otherwise. A stream ticket is refused: it opens event streams and nothing
+    else (`authenticate_stream`)."""
     if looks_like_api_key(credential):
         return await runtime.services.apikeys.authenticate(credential)
     if is_ticket(credential):
@@ -75,16 +79,20 @@ async def authenticate(runtime: Runtime, credential: str) -> Principal:
 async def authenticate_stream(runtime: Runtime, credential: str, *, resuming: bool) -> Principal:
     """`authenticate`, where a stream ticket is good too: for a new stream in its first
     minute, for a reconnect (`resuming`: it carries Last-Event-ID) until its own expiry, and
-    only while the API key it was minted from, if any, is not revoked."""
+    only while the API key it was minted from, if any, is neither revoked nor replaced."""
     if not is_ticket(credential):
         return await authenticate(runtime, credential)
     if runtime.tickets is None:
         raise Unauthenticated("a stream ticket, but this node mints none (no HS256 secret)")
     found = runtime.tickets.verify(credential, resuming=resuming, now=time.time())
-    if found.key_id is not None and not await runtime.services.apikeys.is_active(
-        found.org_id, found.key_id
-    ):
+    if found.key_id is None:
+        return found
+    record = await runtime.services.apikeys.current(found.org_id, found.key_id)
+    fingerprint = None if record is None else key_fingerprint(record.key_hash)
+    if fingerprint is None or found.key_fingerprint not in (None, fingerprint):
         raise Unauthenticated("the API key this ticket was minted from is revoked")
+    if found.key_fingerprint is None:  # minted before tickets named it: the key of that id now
+        return dataclasses.replace(found, key_fingerprint=fingerprint)
     return found
 
 

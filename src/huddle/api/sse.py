@@ -3,8 +3,9 @@
 EventSource cannot send headers, so besides `Authorization` the stream accepts an
 `access_token` query parameter (a token, an API key, or better a ticket from
 `POST .../sync/ticket`, see `huddle.tickets`) and a `huddle_token` cookie checked together
-with `Origin`. A stream ends by itself at its `timeout`, at `HUDDLE_SSE_MAX_LIFETIME`, or when
-its credential expires, each time with a final `sync.reconnect` event saying why.
+with `Origin`. A stream ends by itself at its `timeout`, at `HUDDLE_SSE_MAX_LIFETIME`, when its
+credential expires, or at once when the API key or user token it was opened with is revoked or
+replaced (`hub.credentials`), each time with a final `sync.reconnect` event saying why.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..auth import Principal
 from ..errors import BackendUnavailable, BadRequest, CredentialsMissing, Forbidden
+from ..hub.credentials import Verdict
 from ..hub.limits import Slot
 from ..hub.outbox import Outbox
 from ..ids import SESSION_ID_PATTERN, WorkspaceKey
@@ -236,6 +238,12 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
     outbox = Outbox(settings.outbox_limit)
     name = plan.client_session or f"sse-{secrets.token_hex(4)}"
     live = svc.node.sessions.open(name, "sse", caller.user_id, outbox.nudge)
+    verdict: Verdict | None = None
+
+    def credential_ended(why: Verdict) -> None:
+        nonlocal verdict
+        verdict = why
+        outbox.nudge()
 
     def started_at(position: str | None) -> None:
         # Without a cursor the stream starts live: an id-only block gives the browser's
@@ -245,8 +253,8 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
 
     try:
         following = svc.streams.follow(ws, outbox, "sse", plan.since, caller, started_at)
-        async with following:
-            if plan.presence and not live.stopping:
+        async with svc.node.credentials.following(caller, credential_ended), following:
+            if plan.presence and not live.stopping and verdict is None:
                 joined = await svc.presence.join(ws, caller, name, kind="sse")
                 live.present(ws, name, joined.session, own=plan.client_session is None)
             # One timer per stream, re-armed only when it rings, wakes the loop for a due
@@ -266,8 +274,10 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
 
             timer = loop.call_at(min(last_write + heartbeat, deadline), ring)
             try:
-                while loop.time() < deadline and not live.stopping:
+                while loop.time() < deadline and not live.stopping and verdict is None:
                     frames = await outbox.take()
+                    if verdict is not None:
+                        break  # nothing more for a revoked credential, not even what queued
                     now = loop.time()
                     if frames:
                         yield b"".join(f if isinstance(f, bytes) else f.encode() for f in frames)
@@ -284,7 +294,15 @@ async def _stream(rt: Runtime, plan: StreamPlan) -> AsyncIterator[bytes]:
                         timer = loop.call_at(min(last_write + heartbeat, deadline), ring)
             finally:
                 timer.cancel()
-            yield _closing("shutdown" if live.stopping else reason)
+            if verdict == "unverified":
+                # The node cannot vouch for the key any more: as when the backend is down,
+                # end without a final event; the reconnect authenticates again.
+                yield sse_comment("credential unverified: reconnect")
+                return
+            if verdict == "revoked":
+                yield _closing("credential_revoked")
+            else:
+                yield _closing("shutdown" if live.stopping else reason)
     except BackendUnavailable:
         svc.node.metrics.backend_error("sse")
         yield sse_comment("backend unavailable: reconnect")

@@ -1,6 +1,7 @@
 """One WebSocket conversation: a reader that answers each request once (publishes and lock
 ops pipelined: it reads on while they wait for the backend), frames written inline (a writer
-drains the bounded outbox only under backpressure), and a watch on the credential's expiry.
+drains the bounded outbox only under backpressure), and watches on the credential: its expiry
+(4010), and the revocation of the API key or user token it is (4500, `hub.credentials`).
 
 Replies and events share the outbox, so a client sees a `subscribe` reply before that
 workspace's first event. A client that lags more than `outbox_limit` frames is closed with
@@ -23,11 +24,12 @@ from starlette.websockets import WebSocketDisconnect
 
 from ..auth import Principal
 from ..errors import BackendUnavailable, Forbidden, HuddleError, RateLimited
+from ..hub.credentials import Verdict
 from ..hub.eager import start_eagerly
 from ..hub.limits import TokenBucket
 from ..hub.outbox import Frame, Outbox
 from ..ids import WorkspaceKey
-from ..protocol.close_codes import CloseCode
+from ..protocol.close_codes import REVOKED_REASON, CloseCode
 from ..protocol.ws import (
     AuthRefresh,
     BadFrame,
@@ -92,6 +94,7 @@ class Connection:
         self._writer_failure: BaseException | None = None
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
+        self._credential: AbstractAsyncContextManager[None] | None = None
         self.requests = RequestPipeline(rt.settings.ws_pipeline_depth)
         self.publish_budget = TokenBucket(rt.settings.publish_rate)
         self.subscriptions: dict[WorkspaceKey, AbstractAsyncContextManager[object]] = {}
@@ -99,6 +102,7 @@ class Connection:
             self.id, "ws", principal.user_id, lambda: self.close_soon(CloseCode.GOING_AWAY)
         )
         self.close_code: CloseCode | None = None
+        self.close_reason: str | None = None
 
     # --- frames ------------------------------------------------------------------------------
 
@@ -151,8 +155,9 @@ class Connection:
         frame = encode_error(request_id, exc.code, exc.message, self.codec, exc.details)
         self.outbox.offer(self._frame(frame))
 
-    def close_soon(self, code: CloseCode) -> None:
-        self.close_code = code
+    def close_soon(self, code: CloseCode, reason: str | None = None) -> None:
+        """Close with `code` once what queued is written; `reason` replaces the code's own."""
+        self.close_code, self.close_reason = code, reason
         self.outbox.close()
         self._start_writer()
 
@@ -168,6 +173,7 @@ class Connection:
         self.reply_hello()
         self._watch_expiry()
         try:
+            await self._watch_first_credential()
             left = await self._read()
             self._reading = False
             if left:
@@ -268,7 +274,8 @@ class Connection:
             if not frames and self.outbox.closed:
                 code = CloseCode.SLOW_CONSUMER if self.outbox.overflowed else self.close_code
                 code = code or CloseCode.GOING_AWAY
-                await self.websocket.close(code, code.reason)
+                reason = self.close_reason if code is self.close_code else None
+                await self.websocket.close(code, reason or code.reason)
                 return
 
     def _slow_consumer(self) -> None:
@@ -280,7 +287,7 @@ class Connection:
             self._closer = asyncio.get_running_loop().create_task(
                 self._close(CloseCode.SLOW_CONSUMER)
             )
-        self.close_code = CloseCode.SLOW_CONSUMER
+        self.close_code, self.close_reason = CloseCode.SLOW_CONSUMER, None
 
     async def _close(self, code: CloseCode) -> None:
         with contextlib.suppress(Exception):
@@ -298,12 +305,40 @@ class Connection:
             return
         self._expiry = asyncio.get_running_loop().call_later(min(left, 60.0), self._watch_expiry)
 
+    async def _watch_first_credential(self) -> None:
+        try:
+            await self._watch_credential(self.principal)
+        except BackendUnavailable:
+            self.rt.services.node.metrics.backend_error("ws")
+            self.close_soon(CloseCode.BACKEND_UNAVAILABLE)
+
+    async def _watch_credential(self, principal: Principal) -> None:
+        """Follow the revocation of the key `principal` authenticated with (nothing for a
+        JWT) instead of the previous one's. Raises BackendUnavailable, still following the
+        previous one."""
+        following = self.rt.services.node.credentials.following(principal, self._credential_ended)
+        await following.__aenter__()
+        previous, self._credential = self._credential, following
+        if previous is not None:
+            await previous.__aexit__(None, None, None)
+
+    def _credential_ended(self, verdict: Verdict) -> None:
+        """The key was revoked or replaced (4500: not with it again), or the node can no
+        longer tell (4001: reconnect, which authenticates again)."""
+        if verdict == "revoked":
+            self.close_soon(CloseCode.INVALID_TOKEN, REVOKED_REASON)
+        else:
+            self.close_soon(CloseCode.BACKEND_UNAVAILABLE)
+
     async def _cleanup(self) -> None:
         """Leave every workspace this connection followed; the hub settles the presence
         sessions and locks it held (`hub/sessions.py` has the rules)."""
         for following in self.subscriptions.values():
             await following.__aexit__(None, None, None)
         self.subscriptions.clear()
+        credential, self._credential = self._credential, None
+        if credential is not None:
+            await credential.__aexit__(None, None, None)
         await self.rt.services.node.sessions.end(self.session)
 
     # --- ops ---------------------------------------------------------------------------------
@@ -396,6 +431,11 @@ class Connection:
                 fresh = await authenticate(self.rt, command.token)
                 if (fresh.user_id, fresh.org_id) != (self.principal.user_id, self.principal.org_id):
                     raise Forbidden("auth.refresh must keep the same user and organisation")
+                if (fresh.key_id, fresh.key_fingerprint) != (
+                    self.principal.key_id,
+                    self.principal.key_fingerprint,
+                ):
+                    await self._watch_credential(fresh)
                 self.principal = fresh
                 self.reply(command.id, {"expires_at": fresh.expires_at})
             case _:

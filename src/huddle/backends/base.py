@@ -33,6 +33,8 @@ Event data written by the backend (snake_case; times are integer epoch milliseco
 `lock.released`          entity_type, entity_id, user_id, name, fencing_token
 `lock.expired`           the same fields as `lock.released`
 `lock.force_released`    the fields of `lock.released`, plus released_by (the actor's id)
+`credential.revoked`     key_id, key_hash (of the key that stopped working; on the org's
+                         internal `credentials_stream` only, which no client can read)
 =======================  =======================================================================
 """
 
@@ -363,8 +365,17 @@ class RecordStore(Protocol):
 
 
 class KeyStore(Protocol):
+    """API key records (64-hex keys and UUID user tokens alike), by hash and by org.
+
+    A key that stops working — revoked, or replaced by `create` with another hash — is
+    announced in the same atomic step by a `credential.revoked` event (`models`: data
+    `key_id` and the stopped key's `key_hash`, actor the system) on the org's
+    `credentials_stream`, so that nodes end the connections it opened (`hub.credentials`)."""
+
     async def create(self, record: ApiKeyRecord) -> None:
-        """Store a key record under its `key_hash` and its org."""
+        """Store a key record under its `key_hash` and its org. A record of the same org and
+        key id is replaced: its hash stops working at once (`credential.revoked` for it when
+        it differs from the new one). Concurrent creates of one id leave exactly one."""
         ...
 
     async def lookup(self, key_hash: str) -> ApiKeyRecord | None:
@@ -372,8 +383,19 @@ class KeyStore(Protocol):
         revocation is effective at once on every node."""
         ...
 
+    async def get(self, org_id: str, key_id: str) -> ApiKeyRecord | None:
+        """The org's record of key id `key_id` now, or None. One read."""
+        ...
+
+    async def update(self, record: ApiKeyRecord) -> bool:
+        """Rewrite the org's record `record.id` in place if it still holds `record.key_hash`:
+        the same key, new other fields; no event. False, and nothing changed, when the org has
+        no such key or it holds another key now (a compare-and-set on the hash)."""
+        ...
+
     async def revoke(self, org_id: str, key_id: str) -> bool:
-        """Delete the org's key `key_id`; False if the org has no such key."""
+        """Delete the org's key `key_id` (`credential.revoked`); False, and no event, if the
+        org has no such key."""
         ...
 
     async def list(self, org_id: str) -> list[ApiKeyRecord]:

@@ -15,7 +15,13 @@ from __future__ import annotations
 from ..clock import Clock
 from ..config import Settings
 from ..ids import WorkspaceKey
-from ..models import ApiKeyRecord, SweepResult
+from ..models import (
+    CREDENTIAL_REVOKED,
+    SYSTEM,
+    ApiKeyRecord,
+    SweepResult,
+    credentials_stream,
+)
 from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .memory_locks import MemoryLocks
 from .memory_log import MemoryEventLog
@@ -32,21 +38,36 @@ class MemoryKeys:
 
     async def create(self, record: ApiKeyRecord) -> None:
         store = self._store
-        store.check_open()
+        now = store.now()
         org = store.api_keys_by_org.setdefault(record.org_id, {})
         replaced = org.get(record.id)
-        if replaced is not None:
-            store.api_keys.pop(replaced, None)
         org[record.id] = record.key_hash
         store.api_keys[record.key_hash] = record
+        if replaced is not None and replaced != record.key_hash:
+            store.api_keys.pop(replaced, None)
+            self._revoked(record.org_id, record.id, replaced, now)
 
     async def lookup(self, key_hash: str) -> ApiKeyRecord | None:
         self._store.check_open()
         return self._store.api_keys.get(key_hash)
 
-    async def revoke(self, org_id: str, key_id: str) -> bool:
+    async def get(self, org_id: str, key_id: str) -> ApiKeyRecord | None:
         store = self._store
         store.check_open()
+        key_hash = store.api_keys_by_org.get(org_id, {}).get(key_id)
+        return None if key_hash is None else store.api_keys[key_hash]
+
+    async def update(self, record: ApiKeyRecord) -> bool:
+        store = self._store
+        store.check_open()
+        if store.api_keys_by_org.get(record.org_id, {}).get(record.id) != record.key_hash:
+            return False
+        store.api_keys[record.key_hash] = record
+        return True
+
+    async def revoke(self, org_id: str, key_id: str) -> bool:
+        store = self._store
+        now = store.now()
         org = store.api_keys_by_org.get(org_id)
         key_hash = None if org is None else org.pop(key_id, None)
         if org is None or key_hash is None:
@@ -54,7 +75,13 @@ class MemoryKeys:
         if not org:
             del store.api_keys_by_org[org_id]
         store.api_keys.pop(key_hash, None)
+        self._revoked(org_id, key_id, key_hash, now)
         return True
+
+    def _revoked(self, org_id: str, key_id: str, key_hash: str, now: int) -> None:
+        store = self._store
+        w = store.workspace(credentials_stream(org_id))
+        store.emit(w, CREDENTIAL_REVOKED, SYSTEM, {"key_id": key_id, "key_hash": key_hash}, now)
 
     async def list(self, org_id: str) -> list[ApiKeyRecord]:
         store = self._store

@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..config import Settings, mask_password
 from ..errors import BackendUnavailable
 from ..ids import OrgId, WorkspaceId, WorkspaceKey
-from ..models import ApiKeyRecord, SweepResult
+from ..models import ApiKeyRecord, SweepResult, credentials_stream
 from .base import Backend, EventLog, KeyStore, LockStore, PresenceStore, RecordStore
 from .redis_bus import Bus
 from .redis_codec import decode_api_key, encode_api_key, reply_list
@@ -40,18 +40,27 @@ from .redis_scripts import Call, KeySpace, Runner, guarded, load_scripts
 
 class RedisKeys:
     """API key records by `key_hash` (`{prefix}:apikeys`), and per org by key id
-    (`{prefix}:org:<org>:apikeys`); both written by one script.
+    (`{prefix}:org:<org>:apikeys`); both written by one script, which emits a key's
+    `credential.revoked` on the org's credential stream (`{prefix}:{<org>/~credentials}`).
 
-    These two keys carry no hash tag: on Redis Cluster they would need one in common."""
+    The two hashes carry no hash tag: on Redis Cluster they would need one in common, with
+    the credential stream too."""
 
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
         self._keys = runner.keys
 
+    def _key_hashes(self, org_id: str) -> list[str]:
+        return [self._keys.apikeys, self._keys.org_apikeys(org_id)]
+
     async def create(self, record: ApiKeyRecord) -> None:
-        keys = [self._keys.apikeys, self._keys.org_apikeys(record.org_id)]
-        call = self._runner.global_call(
-            "apikey_create", keys, record.id, record.key_hash, encode_api_key(record)
+        call = self._runner.ws_call(
+            credentials_stream(record.org_id),
+            "apikey_create",
+            record.id,
+            record.key_hash,
+            encode_api_key(record),
+            extra_keys=self._key_hashes(record.org_id),
         )
         await self._runner.execute([call])
 
@@ -60,11 +69,27 @@ class RedisKeys:
         [blob] = await self._runner.execute([call])
         return None if blob is None else decode_api_key(blob)
 
-    async def revoke(self, org_id: str, key_id: str) -> bool:
-        keys = [self._keys.apikeys, self._keys.org_apikeys(org_id)]
-        [revoked] = await self._runner.execute(
-            [self._runner.global_call("apikey_revoke", keys, key_id)]
+    async def get(self, org_id: str, key_id: str) -> ApiKeyRecord | None:
+        call = self._runner.command("HGET", self._keys.org_apikeys(org_id), key_id)
+        [blob] = await self._runner.execute([call])
+        return None if blob is None else decode_api_key(blob)
+
+    async def update(self, record: ApiKeyRecord) -> bool:
+        call = self._runner.global_call(
+            "apikey_update",
+            self._key_hashes(record.org_id),
+            record.id,
+            record.key_hash,
+            encode_api_key(record),
         )
+        [updated] = await self._runner.execute([call])
+        return updated == 1
+
+    async def revoke(self, org_id: str, key_id: str) -> bool:
+        call = self._runner.ws_call(
+            credentials_stream(org_id), "apikey_revoke", key_id, extra_keys=self._key_hashes(org_id)
+        )
+        [revoked] = await self._runner.execute([call])
         return revoked == 1
 
     async def list(self, org_id: str) -> list[ApiKeyRecord]:

@@ -91,6 +91,8 @@ WORKSPACE_SCRIPTS: Final = (
     "records_find",
     "records_query",
     "records_count",
+    "apikey_create",
+    "apikey_revoke",
 )
 #: Workspace scripts that never write, run with EVALSHA_RO: Redis refuses any write in them,
 #: and a replica may serve them.
@@ -98,7 +100,7 @@ READ_ONLY_SCRIPTS: Final = frozenset(
     {"records_query", "records_find", "records_count", "presence_users"}
 )
 #: Scripts on the prefix's global keys, self-contained.
-GLOBAL_SCRIPTS: Final = ("active_touch", "active_settle", "apikey_create", "apikey_revoke")
+GLOBAL_SCRIPTS: Final = ("active_touch", "active_settle", "apikey_update")
 
 _PACKAGE: Final = __name__.rpartition(".")[0]
 
@@ -222,8 +224,9 @@ class Runner:
     trip per request. No command Huddle sends blocks in Redis, so no call waits behind a slow
     neighbour longer than that neighbour's script takes.
 
-    A workspace script is called with KEYS = [the workspace base] and ARGV = [a candidate
-    epoch, event_log_length, *args] (the conventions of `_lib.lua`).
+    A workspace script is called with KEYS = [the workspace base, *extra keys] and ARGV = [a
+    candidate epoch, event_log_length, *args] (the conventions of `_lib.lua`; only the API key
+    scripts name extra keys).
     """
 
     def __init__(
@@ -244,10 +247,13 @@ class Runner:
 
     # --- building calls ---------------------------------------------------------------------
 
-    def ws_call(self, ws: WorkspaceKey, name: str, *args: Arg) -> Call:
+    def ws_call(
+        self, ws: WorkspaceKey, name: str, *args: Arg, extra_keys: Sequence[str] = ()
+    ) -> Call:
         # The candidate epoch is used only by the event that creates the workspace's epoch.
         epoch = secrets.token_hex(4)
-        return Call(self._scripts[name], (1, self.keys.base(ws), epoch, self._log_length, *args))
+        keys: tuple[Arg, ...] = (1 + len(extra_keys), self.keys.base(ws), *extra_keys)
+        return Call(self._scripts[name], (*keys, epoch, self._log_length, *args))
 
     def global_call(self, name: str, keys: Sequence[str], *args: Arg) -> Call:
         return Call(self._scripts[name], (len(keys), *keys, *args))

@@ -10,13 +10,16 @@ Fan-out never awaits a member: each event is encoded at most once per encoding a
 frame is offered to every member's bounded outbox (a full outbox ends that member alone). An
 event with an audience is offered only to the members whose reader admits it; it is still
 encoded at most once per encoding, and only if some member receives it.
+
+A channel may also have one `observer`, shown every event (a `sync.reset` included) before its
+members: how the node reads its internal streams (`hub.credentials`) without a member.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Literal
 
 from ..backends.base import EventLog, SubscriptionLost
@@ -125,6 +128,8 @@ class WorkspaceChannel:
         self.ready = asyncio.Event()
         self._synced = False
         self._advanced = asyncio.Event()
+        #: Shown each event before the members; it must neither raise nor await.
+        self.observer: Callable[[Event], None] | None = None
 
     def add(self, member: Member) -> tuple[str, int]:
         """Register a catching-up member; answers the position (epoch, seq) it joins at."""
@@ -239,6 +244,8 @@ class WorkspaceChannel:
         self._fan_out(FrameCache(reset))
 
     def _fan_out(self, frames: FrameCache) -> None:
+        if self.observer is not None:
+            self.observer(frames.event)
         refused = 0
         withheld: dict[Encoding, int] = {}
         for member in list(self.members):

@@ -12,6 +12,7 @@ from ..backends.base import Backend
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from .channels import Channels
+from .credentials import CredentialWatch
 from .deferred import Deferred
 from .keepalive import PresenceKeeper
 from .limits import ConnectionLimits, PublishBudgets
@@ -54,6 +55,7 @@ class Node:
             metrics=self.metrics,
             clock=self.clock,
         )
+        self.credentials = CredentialWatch(self.channels, backend.keys)
         self.keeper = PresenceKeeper(
             backend.presence, ttl=settings.presence_ttl, metrics=self.metrics
         )

@@ -36,6 +36,10 @@ class CloseCode(IntEnum):
         return _REASONS[self]
 
 
+#: The reason of a 4500 (INVALID_TOKEN) closing a connection whose API key or user token was
+#: revoked or replaced while it was open.
+REVOKED_REASON: Final = "credential revoked"
+
 _REASONS: Final[dict[CloseCode, str]] = {
     CloseCode.BACKEND_UNAVAILABLE: "backend unavailable; reconnect and resume",
     CloseCode.GOING_AWAY: "node shutting down; reconnect and resume",

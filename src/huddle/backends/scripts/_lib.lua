@@ -4,7 +4,9 @@
 --
 -- Conventions of every workspace script:
 --   KEYS[1]  the workspace's key base `{prefix}:{org/ws}`. Nothing is stored under it; every
---            key touched is KEYS[1] .. suffix, so all carry the `{org/ws}` hash tag (one slot).
+--            key touched is KEYS[1] .. suffix, so all carry the `{org/ws}` hash tag (one slot);
+--            the API key scripts alone also touch KEYS[2], KEYS[3] (the org-level key hashes)
+--            and emit on the org's credential stream (`models.credentials_stream`).
 --   ARGV[1]  a random epoch, used only when the workspace has none (its first event, or its
 --            counter was lost)      ARGV[2]  event_log_length (XADD MAXLEN ~)
 --   ARGV[3..] the script's own arguments (see each header).
