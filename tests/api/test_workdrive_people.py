@@ -43,6 +43,7 @@ NULLABLE: Final = frozenset(
         "industry",
         "file",
         "externalUserId",
+        "nextPage",
     }
 )
 
@@ -273,6 +274,11 @@ async def test_update_organization_replays_the_seed(api: Api, org: Org) -> None:
 async def test_user_create_update_and_list_replay_the_seed(api: Api, org: Org) -> None:
     groups = (await api.client.get("/api/security_groups", headers=org.headers)).json()["groups"]
     boss = await add_user(api.client, org, "boss@stilla.io", designation="Boss")
+    made = await api.client.post(
+        "/api/departments", json={"name": "Management"}, headers=org.headers
+    )
+    assert made.status_code == 201, made.text
+    department = made.json()["id"]
     # The seed's create example, with its "string" ids replaced by real ones.
     body = {
         "email": "john@example.com",
@@ -281,6 +287,7 @@ async def test_user_create_update_and_list_replay_the_seed(api: Api, org: Org) -
         "lastName": "Smith",
         "designation": "Manager",
         "isDepartmentHead": True,
+        "department": department,
         "securityGroup": groups[0]["id"],
         "reportsTo": boss["id"],
         "skill": ["string"],
@@ -296,6 +303,8 @@ async def test_user_create_update_and_list_replay_the_seed(api: Api, org: Org) -
     assert john["reportsToObj"]["id"] == boss["id"]
     assert_shape(john["reportsToObj"], SUMMARY, nullable=NULLABLE)
     assert john["userAdditionalTeams"] == [boss["id"]]
+    heads = await api.client.get(f"/api/departments/{department}/members", headers=org.headers)
+    assert heads.json()["departmentHeads"] == [john["id"]]
 
     update = {
         "firstName": "John",
@@ -319,6 +328,9 @@ async def test_user_create_update_and_list_replay_the_seed(api: Api, org: Org) -
     assert (updated["availability"], updated["availabilityStatusText"]) == (2, "Away")
     assert updated["picture"] == {"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}
     assert updated["userAdditionalTeams"] == []
+    assert updated["isDepartmentHead"] is False
+    heads = await api.client.get(f"/api/departments/{department}/members", headers=org.headers)
+    assert heads.json()["departmentHeads"] == []
 
     listed = await api.client.get(
         "/api/users", params={"cur_page": 1, "per_page": 5}, headers=org.headers
@@ -386,6 +398,8 @@ async def test_availability_accepts_names_and_integers_and_refuses_others(
 
 
 async def test_bulk_create_and_bulk_delete_replay_the_seed(api: Api, org: Org) -> None:
+    made = await api.client.post("/api/departments", json={"name": "Sales"}, headers=org.headers)
+    department = made.json()["id"]
     items = [
         {
             "email": f"bulk{i}@stilla.io",
@@ -394,6 +408,7 @@ async def test_bulk_create_and_bulk_delete_replay_the_seed(api: Api, org: Org) -
             "lastName": "Smith",
             "designation": "Manager",
             "isDepartmentHead": True,
+            "department": department,
             "skill": ["string"],
             "defaultVisibility": "restricted",
             "externalUserId": f"ext-{i}",
@@ -410,6 +425,8 @@ async def test_bulk_create_and_bulk_delete_replay_the_seed(api: Api, org: Org) -
     assert isinstance(made, list) and len(made) == 3
     assert_shape(made, [CREATED_USER], nullable=NULLABLE)
     ids = [u["id"] for u in made]
+    heads = await api.client.get(f"/api/departments/{department}/members", headers=org.headers)
+    assert sorted(heads.json()["departmentHeads"]) == sorted(ids)
     gone = await api.client.request(
         "DELETE", "/api/users/bulk-delete", json={"ids": ids[:2]}, headers=org.headers
     )

@@ -83,12 +83,14 @@ async def admit(websocket: WebSocket, rt: Runtime, offered: list[str]) -> Princi
 
 
 def offered_credential(handshake: HTTPConnection, offered: list[str]) -> str | None:
-    """The credential of a handshake: a bearer header, a subprotocol or `access_token`.
-    Read from a view of the scope, not the WebSocket, which would cache the parsed headers
-    and query for the connection's whole life."""
+    """The credential of a handshake: a bearer header, `X-API-KEY` (an API key or a
+    WorkDrive access token), a subprotocol or `access_token`. Read from a view of the scope,
+    not the WebSocket, which would cache the parsed headers and query for the connection's
+    whole life."""
     scheme, _, header_token = handshake.headers.get("authorization", "").partition(" ")
     return (
         (header_token.strip() if scheme.lower() == "bearer" else None)
+        or handshake.headers.get("x-api-key", "").strip()
         or token_from_subprotocols(offered)
         or handshake.query_params.get("access_token")
     )

@@ -469,11 +469,10 @@ class RecordService:
             raise refused(collection, ids[outcome.index], outcome.outcome)
         raise Conflict("The records kept changing under this delete; retry it")
 
-    async def reserve_id(self, ws: WorkspaceKey, collection: Collection) -> int:
-        """A new id of `collection`, for a `New` write (later writes of the batch may refer to
-        it)."""
-        (found,) = await self._store.reserve(ws, collection.name, 1)
-        return found
+    async def reserve_ids(self, ws: WorkspaceKey, collection: Collection, count: int) -> list[int]:
+        """`count` new ids of `collection`, for `New` writes (later writes of the batch may
+        refer to them)."""
+        return await self._store.reserve(ws, collection.name, count)
 
     async def write_many(
         self,
@@ -486,22 +485,35 @@ class RecordService:
         """Apply `writes` in order as one atomic step, each validated, guarded and announced as
         this service does it alone (a `Change` that changes nothing is left out): all of them,
         or none. None when a record moved since it was read (or went away, or a reference did):
-        read again and recompute. A taken unique value is `AlreadyExists`; a lock, 423/409.
-        `keep` are records read for the answer, returned as read when the batch leaves them."""
+        read again and recompute. A write with a `loc` carries values a client sent: a
+        reference of it to nothing is that client's mistake (`InvalidInput` at `loc`). A
+        taken unique value is `AlreadyExists`; a lock, 423/409. `keep` are records read for
+        the answer, returned as read when the batch leaves them."""
         actor = principal.actor()
         out: Outcome = {(r.collection, r.id): r for r in keep}
         ops: list[BatchOp] = []
         made: list[Write] = []
+        problems: list[Problem] = []
         for write in writes:
             match write:
-                case New(collection, rid, values):
+                case New(collection, rid, values, loc):
                     collection.permissions.check("create", principal, None)
-                    data = validate_record(collection.fields, values, current=None, loc=("body",))
+                    try:
+                        data = validate_record(collection.fields, values, current=None, loc=loc)
+                    except InvalidInput as exc:
+                        problems += exc.problems
+                        continue
                     made_write = self._write(collection, data, actor, "created", changed=None)
                     ops.append(CreateOp(collection.name, made_write, rid))
-                case Change(collection, current, values):
+                case Change(collection, current, values, loc):
                     collection.permissions.check("update", principal, current)
-                    data = validate_record(collection.fields, values, current=current.data)
+                    try:
+                        data = validate_record(
+                            collection.fields, values, current=current.data, loc=loc
+                        )
+                    except InvalidInput as exc:
+                        problems += exc.problems
+                        continue
                     changed = [
                         spec.name
                         for spec in collection.fields
@@ -530,16 +542,20 @@ class RecordService:
                     guard = self._guard(ws, collection, current.id, actor, None)
                     ops.append(DeleteOp(collection.name, current.id, current.version, event, guard))
             made.append(write)
+        if problems:
+            raise InvalidInput.of(problems)
         if not ops:
             return out
         outcome = await self._store.batch(ws, ops)
         if isinstance(outcome, BatchRefused):
             failed = made[outcome.index]
             match outcome.outcome:
+                case Unresolved() as missing if failed.loc:
+                    raise unresolved(failed.collection, missing, failed.loc)
                 case VersionChanged() | Missing() | Unresolved():
                     return None
                 case Taken() as clash:
-                    raise taken(failed.collection, clash, ("body",))
+                    raise taken(failed.collection, clash, failed.loc)
                 case other:
                     rid = failed.record_id if isinstance(failed, New) else failed.current.id
                     raise refused(failed.collection, rid, other)

@@ -19,6 +19,8 @@ class New:
     collection: Collection
     record_id: int
     values: Mapping[str, Any]
+    loc: tuple[str | int, ...] = ("body",)
+    """Where the values were sent, for the problems of an invalid one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Change:
     collection: Collection
     current: StoredRecord
     values: Mapping[str, Any]
+    loc: tuple[str | int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Gone:
 
     collection: Collection
     current: StoredRecord
+    loc: tuple[str | int, ...] = ()
 
 
 Write = New | Change | Gone

@@ -120,6 +120,20 @@ class Hooks:
         record = await ctx.services.records.create(ctx.ws, collection, values, ctx.caller)
         return Written(record, collection)
 
+    async def create_many(
+        self,
+        ctx: Context,
+        module: Module,
+        items: Sequence[Mapping[str, Any]],
+        loc: tuple[str | int, ...],
+    ) -> list[StoredRecord]:
+        """Create every item as one atomic step (a bulk create); `loc` is where the items
+        were sent (each item's problems at `loc + (index, field)`)."""
+        collection = await self.collection(ctx, module)
+        return await ctx.services.records.create_many(
+            ctx.ws, collection, items, ctx.caller, loc=loc
+        )
+
     async def update(
         self,
         ctx: Context,

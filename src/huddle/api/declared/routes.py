@@ -424,9 +424,7 @@ def _bulk_create(router: APIRouter, module: Module, route: Route) -> None:
             )
             for i, item in enumerate(items)
         ]
-        records = await ctx.services.records.create_many(
-            ctx.ws, here.collection, values, ctx.caller, loc=style.bulk_loc
-        )
+        records = await hooks.create_many(ctx, here, values, style.bulk_loc)
         extras = await hooks.present(ctx, here, records)
         out = [style.record_out(here, r, e) for r, e in zip(records, extras, strict=True)]
         return JSONResponse(style.bulk_out(here, out), status_code=style.created_status)

@@ -167,7 +167,8 @@ async def naming(ctx: Context, group_id: int, *fields: str) -> list[StoredRecord
 
 async def reserve(ctx: Context, collection: Collection) -> int:
     """A new id of `collection`, for a `New` write."""
-    return await ctx.services.records.reserve_id(ctx.ws, collection)
+    (found,) = await ctx.services.records.reserve_ids(ctx.ws, collection, 1)
+    return found
 
 
 async def write_many(

@@ -167,14 +167,14 @@ async def _move(ctx: Context, raw: str, body: GroupMembersIn, *, join: bool) -> 
 
     done = await retried(attempt)
     group = done[(SECURITY_GROUP, target)]
-    await _sync_admins(ctx, before, target if join else None)
+    await sync_admins(ctx, before, target if join else None)
     count = await member_counts(ctx, "securityGroup", [target])
     return record_out(
         ctx, GROUPS_MODULE, group, {"orgId": ctx.ws.org_id, "memberCount": count[target]}
     )
 
 
-async def _sync_admins(ctx: Context, before: dict[int, int | None], after: int | None) -> None:
+async def sync_admins(ctx: Context, before: dict[int, int | None], after: int | None) -> None:
     """Each moved user who joined or left the admins' group gets the admin role on their
     access token, or loses it."""
     records = ctx.services.records
@@ -186,7 +186,7 @@ async def _sync_admins(ctx: Context, before: dict[int, int | None], after: int |
     for user, was in before.items():
         if (was in admins) != now_admin:
             await ctx.services.apikeys.set_user_token_admin(
-                ctx.ws.org_id, ids.encode(USER, user), now_admin
+                ctx.ws.org_id, ids.encode(USER, user), admin=now_admin
             )
 
 

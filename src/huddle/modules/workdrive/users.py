@@ -9,7 +9,7 @@ An `availability` change is also a `user.availability` event on the organization
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
@@ -17,13 +17,17 @@ from fastapi import APIRouter, Query
 from ...api.declared.module import Context, Hooks, Module, Operation, QueryFilter, Route, Written
 from ...api.declared.workdrive import WorkDriveStyle
 from ...api.deps import organization_workspace
+from ...engine.writes import Change, New, Outcome, Write
 from ...errors import Forbidden, InvalidInput, Problem
 from ...store import StoredRecord
 from .context import WorkDriveContext, bound, record_id
-from .people import SELF_SERVICE, USER, USERS, availability_in
+from .membership import retried
+from .people import DEPARTMENTS, SELF_SERVICE, USER, USERS, availability_in
+from .security_groups import sync_admins
 from .summaries import Live, status_text
 
 STYLE: Final = WorkDriveStyle()
+Loc = tuple[str | int, ...]
 #: Direct reports listed in a user's `teamMembers` (a response embeds at most this many).
 TEAM_MAX: Final = 1000
 
@@ -64,6 +68,21 @@ class UserHooks(Hooks):
             values["userAdditionalTeams"] = values.pop("addAdditionalTeams")
         return values
 
+    async def create(
+        self, ctx: Context, module: Module, values: Mapping[str, Any]
+    ) -> StoredRecord | Written:
+        (record,) = await _created(ctx, [values], lambda i: ("body",))
+        return Written(record, USERS)
+
+    async def create_many(
+        self,
+        ctx: Context,
+        module: Module,
+        items: Sequence[Mapping[str, Any]],
+        loc: tuple[str | int, ...],
+    ) -> list[StoredRecord]:
+        return await _created(ctx, items, lambda i: (*loc, i))
+
     async def update(
         self,
         ctx: Context,
@@ -73,7 +92,7 @@ class UserHooks(Hooks):
         token: int | None,
     ) -> StoredRecord | Written:
         records = ctx.services.records
-        own = ctx.services.records.ids.in_workspace(ctx.ws).encode(USER, record_id)
+        own = records.ids.in_workspace(ctx.ws).encode(USER, record_id)
         if not ctx.caller.is_admin:
             others = sorted(set(values) - SELF_SERVICE)
             if own != ctx.caller.user_id or others:
@@ -85,11 +104,19 @@ class UserHooks(Hooks):
         changes = dict(values)
         add = changes.pop("addAdditionalTeams", None) or []
         remove = set(changes.pop("removeAdditionalTeams", None) or [])
+        current = await records.get(ctx.ws, USERS, record_id)
         if add or remove:
-            current = await records.get(ctx.ws, USERS, record_id)
             teams = [t for t in current.data.get("userAdditionalTeams") or [] if t not in remove]
             changes["userAdditionalTeams"] = teams + [t for t in add if t not in teams]
-        record = await records.update(ctx.ws, USERS, record_id, changes, ctx.caller, token=token)
+        if "department" in changes or "isDepartmentHead" in changes:
+            record = await _moved(ctx, current, changes)
+        else:
+            record = await records.update(
+                ctx.ws, USERS, record_id, changes, ctx.caller, token=token
+            )
+        if "securityGroup" in values:
+            before = current.data.get("securityGroup")
+            await sync_admins(ctx, {record_id: before}, record.data.get("securityGroup"))
         if "availability" in values:
             availability = record.data.get("availability")
             await ctx.services.events.publish_own(
@@ -126,6 +153,109 @@ class UserHooks(Hooks):
             }
             for r in records
         ]
+
+
+async def _created(
+    ctx: Context, items: Sequence[Mapping[str, Any]], loc: Callable[[int], Loc]
+) -> list[StoredRecord]:
+    """Create `items` atomically. A user created as a head (`isDepartmentHead` with a
+    `department`) joins that department's heads in the same step."""
+    records = ctx.services.records
+    heading: dict[int, list[int]] = {}
+    problems: list[Problem] = []
+    for i, values in enumerate(items):
+        if values.get("isDepartmentHead") is True:
+            department = values.get("department")
+            if isinstance(department, int):
+                heading.setdefault(department, []).append(i)
+            else:
+                problems.append(_headless(loc(i), values))
+    if problems:
+        raise InvalidInput.of(problems)
+    if not heading:
+        if len(items) == 1:
+            return [await records.create(ctx.ws, USERS, items[0], ctx.caller, loc=loc(0))]
+        return await records.create_many(ctx.ws, USERS, items, ctx.caller, loc=loc(0)[:-1])
+    ids = await records.reserve_ids(ctx.ws, USERS, len(items))
+
+    async def attempt() -> Outcome | None:
+        departments = await records.get_many(ctx.ws, DEPARTMENTS, heading)
+        _all_found(departments, heading, loc)
+        writes: list[Write] = [
+            New(USERS, rid, values, loc(i))
+            for i, (rid, values) in enumerate(zip(ids, items, strict=True))
+        ]
+        for department_id, which in heading.items():
+            department = departments[department_id]
+            heads = list(department.data.get("departmentHeads") or [])
+            heads += [ids[i] for i in which if ids[i] not in heads]
+            writes.append(Change(DEPARTMENTS, department, {"departmentHeads": heads}))
+        return await records.write_many(ctx.ws, writes, ctx.caller)
+
+    done = await retried(attempt)
+    return [done[(USER, rid)] for rid in ids]
+
+
+async def _moved(ctx: Context, current: StoredRecord, changes: dict[str, Any]) -> StoredRecord:
+    """Change a user's `department` or `isDepartmentHead` with the departments' heads in the
+    same atomic step: a head is in its department's `departmentHeads`, and nobody else is."""
+    records = ctx.services.records
+    user = current.id
+    department = changes.get("department", current.data.get("department"))
+    moving = department != current.data.get("department")
+    heads = changes.get(
+        "isDepartmentHead", False if moving else current.data.get("isDepartmentHead")
+    )
+    if heads and not isinstance(department, int):
+        raise InvalidInput.of([_headless(("body",), changes)])
+    changes["isDepartmentHead"] = bool(heads)
+
+    async def attempt() -> Outcome | None:
+        me = await records.get(ctx.ws, USERS, user)
+        before = me.data.get("department")
+        wanted = {d for d in (before, department) if isinstance(d, int)}
+        departments = await records.get_many(ctx.ws, DEPARTMENTS, wanted)
+        if isinstance(department, int) and department not in departments:
+            raise InvalidInput(
+                "Not a department of this organization",
+                loc=("body", "department"),
+                input=department,
+                type="reference",
+            )
+        writes: list[Write] = [Change(USERS, me, changes, ("body",))]
+        for found in departments.values():
+            listed = list(found.data.get("departmentHeads") or [])
+            keep = [h for h in listed if h != user]
+            if heads and found.id == department:
+                keep.append(user)
+            if keep != listed:
+                writes.append(Change(DEPARTMENTS, found, {"departmentHeads": keep}))
+        return await records.write_many(ctx.ws, writes, ctx.caller)
+
+    done = await retried(attempt)
+    return done[(USER, user)]
+
+
+def _headless(loc: Loc, values: Mapping[str, Any]) -> Problem:
+    return Problem(
+        (*loc, "isDepartmentHead"),
+        "A department head needs a department",
+        "value_error",
+        values.get("isDepartmentHead"),
+    )
+
+
+def _all_found(
+    found: Mapping[int, StoredRecord], heading: Mapping[int, list[int]], loc: Callable[[int], Loc]
+) -> None:
+    missing = [
+        Problem((*loc(i), "department"), "Not a department of this organization", "reference", d)
+        for d, which in heading.items()
+        if d not in found
+        for i in which
+    ]
+    if missing:
+        raise InvalidInput.of(missing)
 
 
 async def _direct_reports(ctx: Context, user_ids: list[int]) -> dict[int, list[int]]:
