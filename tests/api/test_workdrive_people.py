@@ -625,3 +625,41 @@ async def test_generate_access_replays_the_seed(api: Api, org: Org) -> None:
         },
     )
     assert len(answer.json()["token"]) == 36
+
+
+async def test_a_workdrive_token_is_a_huddle_credential_everywhere(api: Api, org: Org) -> None:
+    ana = await add_user(api.client, org, "ana@stilla.io")
+    token = await token_of(api.client, org, ana["id"])
+    as_ana = {"X-API-KEY": token}
+    lock = await api.client.post("/v1/collaboration/locks/deal/42", headers=as_ana)
+    assert lock.status_code == 200, lock.text
+    assert lock.json()["holder"]["userId"] == ana["id"]
+    joined = await api.client.post(f"{org.stream}/sync/presence/join", headers=as_ana)
+    assert joined.status_code == 200, joined.text
+    listed = await api.client.get("/api/users", params={"per_page": 100}, headers=as_ana)
+    row = next(u for u in listed.json()["users"] if u["id"] == ana["id"])
+    assert row["online"] is True
+    custom = await api.client.post(
+        f"{org.stream}/events", json={"type": "note.sent", "data": {}}, headers=as_ana
+    )
+    assert custom.status_code == 201, custom.text
+
+
+async def test_availability_changes_are_events_on_the_organizations_stream(
+    api: Api, org: Org
+) -> None:
+    ana = await add_user(api.client, org, "ana@stilla.io")
+    as_ana = {"X-API-KEY": await token_of(api.client, org, ana["id"])}
+    for sent in ("AWAY", "ACTIVE"):
+        answer = await api.client.patch(
+            f"/api/users/{ana['id']}", json={"availability": sent}, headers=as_ana
+        )
+        assert answer.status_code == 200, answer.text
+    events = await api.client.get(
+        f"{org.stream}/sync/events", params={"limit": 1000}, headers=org.headers
+    )
+    changes = [e["data"] for e in events.json()["events"] if e["type"] == "user.availability"]
+    assert changes == [
+        {"userId": ana["id"], "availability": 2, "availabilityStatusText": "Away"},
+        {"userId": ana["id"], "availability": 1, "availabilityStatusText": "Active"},
+    ]

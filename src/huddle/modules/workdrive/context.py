@@ -42,3 +42,8 @@ def record_out(
     ctx: Context, module: Module, record: StoredRecord, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     return module.style.record_out(bound(ctx, module), record, extra or {})
+
+
+def example_answer(status: int, example: Any) -> dict[int | str, dict[str, Any]]:
+    """A hand-written route's documented answer (`responses=`), with its example."""
+    return {status: {"description": "OK", "content": {"application/json": {"example": example}}}}

@@ -83,7 +83,16 @@ def _f(name: str, type_: Any = "text", **kwargs: Any) -> FieldSpec:
 module_codes = APIRouter(prefix="/api/module-codes", tags=["WorkDrive: Module Codes"])
 
 
-@module_codes.get("", summary="Get Module Codes")
+@module_codes.get(
+    "",
+    summary="Get Module Codes",
+    responses={
+        200: {
+            "description": "Every module code",
+            "content": {"application/json": {"example": [{"name": "POST", "moduleCode": 1}]}},
+        }
+    },
+)
 async def list_module_codes(caller: CurrentPrincipal) -> list[dict[str, Any]]:
     """Every module code, in code order: a bare array, the same for every organization."""
     return [{"name": code.name, "moduleCode": code.value} for code in ModuleCode]

@@ -41,7 +41,7 @@ from ...ids import OrgId, WorkspaceId, WorkspaceKey
 from ...services import Services
 from ...store import StoredRecord
 from . import lookups
-from .context import WorkDriveContext
+from .context import WorkDriveContext, example_answer
 from .people import ADMINS_GROUP, DEFAULT_GROUPS, SECURITY_GROUPS, USER, USERS
 
 #: Where the organizations are kept: no organization's credential reaches it.
@@ -128,6 +128,32 @@ class OrganizationIn(BaseModel):
 
 router = APIRouter(prefix="/api/organization", tags=["WorkDrive: Organization"])
 
+ORGANIZATION_EXAMPLE: Final = {
+    "createdAt": "2023-03-03T07:53:49.830Z",
+    "updatedAt": "2023-03-03T07:53:49.830Z",
+    "id": "bd06213a-a26b-4cd7-a6b8-cfa154073e1f",
+    "status": "ACTIVE",
+    "subdomain": "stilla",
+    "parentOrgId": None,
+    "name": "Stilla",
+    "legalName": "stilla",
+    "websites": ["abc_stilla.com"],
+    "address": {
+        "street1": "3739 Liberty Avenue",
+        "street2": None,
+        "city": "Anaheim",
+        "state": "California",
+        "zip": "92805",
+    },
+    "email": "stilla@abc.com",
+    "phone": "714-517-5291",
+    "description": "Real estate organization",
+    "industry": None,
+    "authMethod": ["internal"],
+    "file": {"id": "38443974-b996-11ed-afa1-0242ac120002"},
+    "createdBy": "a3068d46-b993-81ed-afa1-0242ac120002",
+}
+
 
 def operator(org_id: str) -> Principal:
     """The platform operator, acting in a new organization."""
@@ -142,7 +168,20 @@ def operator(org_id: str) -> Principal:
     )
 
 
-@router.post("", status_code=201, summary="Create a new Organization (the platform operator's)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a new Organization (the platform operator's)",
+    responses=example_answer(
+        201,
+        {
+            **ORGANIZATION_EXAMPLE,
+            "updatedAt": None,
+            "authMethod": "internal",
+            "accessToken": "3080826c-1270-45c7-b40f-36ac317556fd",
+        },
+    ),
+)
 async def create_organization(
     request: Request,
     body: OrganizationIn,
@@ -257,12 +296,20 @@ async def _find(ctx: Context, org_id: str) -> StoredRecord:
 _ORG_ID = Annotated[str, Path(max_length=64, examples=["bd06213a-a26b-4cd7-a6b8-cfa154073e1f"])]
 
 
-@router.get("/{id}", summary="Get an Organization (Huddle's)")
+@router.get(
+    "/{id}",
+    summary="Get an Organization (Huddle's)",
+    responses=example_answer(200, ORGANIZATION_EXAMPLE),
+)
 async def get_organization(ctx: WorkDriveContext, id: _ORG_ID) -> dict[str, Any]:
     return organization_out(await _find(ctx, id))
 
 
-@router.patch("/{id}", summary="Update an Organization")
+@router.patch(
+    "/{id}",
+    summary="Update an Organization",
+    responses=example_answer(200, ORGANIZATION_EXAMPLE),
+)
 async def update_organization(
     ctx: WorkDriveContext,
     id: _ORG_ID,

@@ -129,7 +129,8 @@ _MANAGE: Final = "true: the admin-level SSOs (admins only); false: the user-leve
             "description": f"At most {SSO_LIST_MAX}, by order then creation",
             "content": {
                 "application/json": {
-                    "schema": {"type": "array", "items": STYLE.record_schema(SSO_MODULE)}
+                    "schema": {"type": "array", "items": STYLE.record_schema(SSO_MODULE)},
+                    "example": [STYLE.record_schema(SSO_MODULE)["example"]],
                 }
             },
         }

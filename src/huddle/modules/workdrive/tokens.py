@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from ...errors import Forbidden, InvalidInput
-from .context import WorkDriveContext
+from .context import WorkDriveContext, example_answer
 from .people import ADMINS_GROUP, SECURITY_GROUPS, USER, USERS
 
 router = APIRouter(prefix="/api/token", tags=["WorkDrive: Access Token"])
@@ -31,7 +31,17 @@ class GenerateIn(BaseModel):
     userId: str
 
 
-@router.post("/generate-access", summary="Generate a new AccessToken")
+@router.post(
+    "/generate-access",
+    summary="Generate a new AccessToken",
+    responses=example_answer(
+        200,
+        {
+            "userId": "20cf22ed-be0b-40ce-930b-5aae73d2563c",
+            "token": "3080826c-1270-45c7-b40f-36ac317556fd",
+        },
+    ),
+)
 async def generate_access(ctx: WorkDriveContext, body: GenerateIn) -> dict[str, Any]:
     """Admins generate a token for any user of their organization; a user for themselves.
     Answers `{userId, token}`: the token is shown this once."""

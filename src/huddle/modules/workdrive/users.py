@@ -20,7 +20,7 @@ from ...api.deps import organization_workspace
 from ...engine.writes import Change, New, Outcome, Write
 from ...errors import Forbidden, InvalidInput, Problem
 from ...store import StoredRecord
-from .context import WorkDriveContext, bound, record_id
+from .context import WorkDriveContext, bound, example_answer, record_id
 from .membership import retried
 from .people import DEPARTMENTS, SELF_SERVICE, USER, USERS, availability_in
 from .security_groups import sync_admins
@@ -318,7 +318,30 @@ USERS_MODULE: Final = Module(
 supervisors = APIRouter(prefix="/api/users", tags=["WorkDrive: Users"])
 
 
-@supervisors.get("/supervisors", summary="Get All Team Supervisors")
+@supervisors.get(
+    "/supervisors",
+    summary="Get All Team Supervisors",
+    responses=example_answer(
+        200,
+        {
+            "users": [
+                {
+                    "id": "90a34cdd-cb83-89b5-9b54-fe1dd2d829ff",
+                    "email": "john@example.com",
+                    "firstName": "John",
+                    "lastName": "Smith",
+                }
+            ],
+            "meta": {
+                "perPage": 10,
+                "totalPages": 1,
+                "totalResults": 1,
+                "curPage": 1,
+                "nextPage": None,
+            },
+        },
+    ),
+)
 async def list_supervisors(
     ctx: WorkDriveContext,
     cur_page: Annotated[int, Query(ge=1)] = 1,
