@@ -663,3 +663,19 @@ async def test_availability_changes_are_events_on_the_organizations_stream(
         {"userId": ana["id"], "availability": 2, "availabilityStatusText": "Away"},
         {"userId": ana["id"], "availability": 1, "availabilityStatusText": "Active"},
     ]
+
+
+async def test_record_events_name_users_by_their_public_ids(api: Api, org: Org) -> None:
+    boss = await add_user(api.client, org, "boss@stilla.io")
+    ana = await add_user(api.client, org, "ana@stilla.io", reportsTo=boss["id"])
+    answer = await api.client.patch(
+        f"/api/users/{ana['id']}", json={"bio": "hi"}, headers=org.headers
+    )
+    assert answer.status_code == 200, answer.text
+    events = await api.client.get(
+        f"{org.stream}/sync/events", params={"limit": 1000}, headers=org.headers
+    )
+    mine = [e["data"] for e in events.json()["events"] if e["type"].startswith("user.")]
+    about_ana = [d for d in mine if d.get("publicId") == ana["id"]]
+    assert [d["values"]["reportsTo"] for d in about_ana] == [boss["id"], boss["id"]]
+    assert about_ana[1]["changed"] == ["bio"]

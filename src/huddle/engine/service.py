@@ -29,7 +29,7 @@ from ..hub.audience import Reader
 from ..hub.node import Node
 from ..ids import EntityRef, WorkspaceKey
 from ..models import Actor, Audience
-from ..public_ids import PublicIds
+from ..public_ids import PublicIds, WorkspaceIds
 from ..store import (
     BATCH_LIMIT,
     AnyOf,
@@ -240,7 +240,21 @@ class RecordService:
         collection.permissions.check("create", principal, None)
         actor = principal.actor()
         data = validate_record(collection.fields, values, current=None, loc=loc)
-        write = self._write(collection, data, actor, "created", changed=None)
+        if collection.public_ids:
+            # Its id first, so that its event names it by the public id clients know.
+            (rid,) = await self._store.reserve(ws, collection.name, 1)
+            write = self._write(ws, collection, data, actor, "created", changed=None, rid=rid)
+            made = await self._store.batch(ws, [CreateOp(collection.name, write, rid)])
+            if not isinstance(made, BatchRefused):
+                return made[0]
+            match made.outcome:
+                case Taken() as clash:
+                    return clash
+                case Unresolved() as missing:
+                    raise unresolved(collection, missing, loc)
+                case other:
+                    raise refused(collection, rid, other)
+        write = self._write(ws, collection, data, actor, "created", changed=None)
         outcome = await self._store.create(ws, collection.name, write)
         if isinstance(outcome, Unresolved):
             raise unresolved(collection, outcome, loc)
@@ -269,7 +283,9 @@ class RecordService:
             if not changed:
                 await self.check_guard(ws, collection, record_id, actor, token)
                 return current  # nothing to write: no new version, no event
-            write = self._write(collection, data, actor, "updated", changed=changed, before=current)
+            write = self._write(
+                ws, collection, data, actor, "updated", changed=changed, before=current
+            )
             outcome = await self._store.update(
                 ws,
                 collection.name,
@@ -348,7 +364,7 @@ class RecordService:
             collection.permissions.check("delete", principal, current)
             event = None
             if collection.events is not None:
-                data = self._event_data(collection, current.data, None)
+                data = self._event_data(ws, collection, current.data, None, current.id)
                 event = RecordEvent(
                     f"{collection.events}.deleted",
                     actor,
@@ -399,17 +415,17 @@ class RecordService:
         actor = principal.actor()
         problems: list[Problem] = []
         ops: list[BatchOp] = []
-        for i, values in enumerate(items):
+        rids: list[int | None] = [None] * len(items)
+        if collection.public_ids:  # ids first: their events name them by public id
+            rids = list(await self._store.reserve(ws, collection.name, len(items)))
+        for i, (values, rid) in enumerate(zip(items, rids, strict=True)):
             try:
                 data = validate_record(collection.fields, values, current=None, loc=(*loc, i))
             except InvalidInput as exc:
                 problems += exc.problems
                 continue
-            ops.append(
-                CreateOp(
-                    collection.name, self._write(collection, data, actor, "created", changed=None)
-                )
-            )
+            write = self._write(ws, collection, data, actor, "created", changed=None, rid=rid)
+            ops.append(CreateOp(collection.name, write, rid))
         if problems:
             raise InvalidInput.of(problems)
         outcome = await self._store.batch(ws, ops)
@@ -456,7 +472,7 @@ class RecordService:
                     event = RecordEvent(
                         f"{collection.events}.deleted",
                         actor,
-                        self._event_data(collection, current.data, None),
+                        self._event_data(ws, collection, current.data, None, rid),
                         audience_of(collection, current.data, current.created_by),
                     )
                 guard = self._guard(ws, collection, rid, actor, None)
@@ -503,7 +519,9 @@ class RecordService:
                     except InvalidInput as exc:
                         problems += exc.problems
                         continue
-                    made_write = self._write(collection, data, actor, "created", changed=None)
+                    made_write = self._write(
+                        ws, collection, data, actor, "created", changed=None, rid=rid
+                    )
                     ops.append(CreateOp(collection.name, made_write, rid))
                 case Change(collection, current, values, loc):
                     collection.permissions.check("update", principal, current)
@@ -523,7 +541,7 @@ class RecordService:
                     if not changed:
                         continue
                     made_write = self._write(
-                        collection, data, actor, "updated", changed=changed, before=current
+                        ws, collection, data, actor, "updated", changed=changed, before=current
                     )
                     guard = self._guard(ws, collection, current.id, actor, None)
                     ops.append(
@@ -536,7 +554,7 @@ class RecordService:
                         event = RecordEvent(
                             f"{collection.events}.deleted",
                             actor,
-                            self._event_data(collection, current.data, None),
+                            self._event_data(ws, collection, current.data, None, current.id),
                             audience_of(collection, current.data, current.created_by),
                         )
                     guard = self._guard(ws, collection, current.id, actor, None)
@@ -586,6 +604,7 @@ class RecordService:
 
     def _write(
         self,
+        ws: WorkspaceKey,
         collection: Collection,
         data: dict[str, Any],
         actor: Actor,
@@ -593,6 +612,7 @@ class RecordService:
         *,
         changed: list[str] | None,
         before: StoredRecord | None = None,
+        rid: int | None = None,
     ) -> RecordWrite:
         """The store write of `data`. With an audience, the record's audience keys go in its
         audience index, and the event goes to whoever may read the record after the write —
@@ -616,7 +636,9 @@ class RecordService:
             event = RecordEvent(
                 f"{collection.events}.{action}",
                 actor,
-                self._event_data(collection, data, changed),
+                self._event_data(
+                    ws, collection, data, changed, before.id if before is not None else rid
+                ),
                 audience,
             )
         # An update checks only the references it sets: one left dangling by a deleted target
@@ -636,13 +658,24 @@ class RecordService:
         )
 
     def _event_data(
-        self, collection: Collection, data: Mapping[str, Any], changed: list[str] | None
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        data: Mapping[str, Any],
+        changed: list[str] | None,
+        record_id: int | None,
     ) -> dict[str, Any]:
         """The record's public form, whole unless larger than `record_event_max_bytes`: then
         an update carries only the changed values (a create or delete, none), and
-        `truncated: true` tells clients to read the record over REST."""
+        `truncated: true` tells clients to read the record over REST. In a public-id
+        collection, `publicId` is the record's and references are public ids too (the event's
+        own `id` is the store's)."""
         values = public_values(collection.fields, data)
         out: dict[str, Any] = dict(collection.context)
+        if collection.public_ids and record_id is not None:
+            ids = self.ids.in_workspace(ws)
+            out["publicId"] = ids.encode(collection.name, record_id)
+            values = public_references(ids, collection.fields, values)
         if changed is not None:
             out["changed"] = changed
         if _size(values) > self._inline_bytes:
@@ -681,6 +714,23 @@ class RecordService:
 #: and `g:<group>` keys; a reader's keys are any-of matched against it.
 AUDIENCE_INDEX: Final = "_audience"
 EVERYONE: Final = "*"
+
+
+def public_references(
+    ids: WorkspaceIds, fields: Sequence[FieldSpec], values: dict[str, Any]
+) -> dict[str, Any]:
+    """`values` (public form) with the store ids of reference fields, and of lists of them,
+    as public ids."""
+    for spec in fields:
+        value = values.get(spec.name)
+        target = reference_target(spec)
+        if target is None or value is None:
+            continue
+        if isinstance(value, list):
+            values[spec.name] = [ids.encode(target, v) if isinstance(v, int) else v for v in value]
+        elif isinstance(value, int):
+            values[spec.name] = ids.encode(target, value)
+    return values
 
 
 def audience_of(collection: Collection, data: Mapping[str, Any], owner: str) -> Audience | None:

@@ -42,7 +42,7 @@ from ...services import Services
 from ...store import StoredRecord
 from . import lookups
 from .context import WorkDriveContext, example_answer
-from .people import ADMINS_GROUP, DEFAULT_GROUPS, SECURITY_GROUPS, USER, USERS
+from .people import ADMINS_GROUP, DEFAULT_GROUPS, SECURITY_GROUPS, USER, USERS, full_name
 
 #: Where the organizations are kept: no organization's credential reaches it.
 PLATFORM: Final = WorkspaceKey(OrgId("huddle-platform"), WorkspaceId("workdrive-organizations"))
@@ -230,7 +230,12 @@ async def create_organization(
     }
     record = await _registered(svc, values, _subdomain(body.name), org_id, who)
     _, token = await svc.apikeys.issue_user_token(
-        org_id, workspace_id=org_id, user_id=admin_id, admin=True, created_by=OPERATOR
+        org_id,
+        workspace_id=org_id,
+        user_id=admin_id,
+        admin=True,
+        created_by=OPERATOR,
+        name=full_name(admin.data),
     )
     out = organization_out(record)
     out["updatedAt"] = None

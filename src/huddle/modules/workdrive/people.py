@@ -123,3 +123,9 @@ def availability_in(value: Any, loc: tuple[str | int, ...]) -> int | None:
         input=value,
         type="enum",
     )
+
+
+def full_name(data: dict[str, Any]) -> str | None:
+    """A user's name as presence and lock events show it (their token's name)."""
+    parts = [data.get("firstName"), data.get("lastName")]
+    return " ".join(p for p in parts if isinstance(p, str) and p) or None

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ...errors import Forbidden, InvalidInput
 from .context import WorkDriveContext, example_answer
-from .people import ADMINS_GROUP, SECURITY_GROUPS, USER, USERS
+from .people import ADMINS_GROUP, SECURITY_GROUPS, USER, USERS, full_name
 
 router = APIRouter(prefix="/api/token", tags=["WorkDrive: Access Token"])
 
@@ -68,5 +68,6 @@ async def generate_access(ctx: WorkDriveContext, body: GenerateIn) -> dict[str, 
         user_id=body.userId,
         admin=admin,
         created_by=ctx.caller.user_id,
+        name=full_name(user.data),
     )
     return {"userId": body.userId, "token": token}
