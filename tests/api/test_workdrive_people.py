@@ -11,16 +11,23 @@ one and `{}` in another) the object form is the one Huddle answers (docs/api-wor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Final
 
-import httpx
 import pytest
 
-from tests.support.workdrive import Org, add_user, assert_shape, create_org, token_of
+from tests.support.workdrive import (
+    META,
+    REPORTS_TO,
+    Org,
+    add_user,
+    assert_shape,
+    create_org,
+    error,
+    fields_of,
+    token_of,
+)
 
-from .conftest import Api, app_settings, running_api
+from .conftest import Api
 
 #: Fields a user may lack a value for: answered null, never absent.
 NULLABLE: Final = frozenset(
@@ -46,24 +53,6 @@ NULLABLE: Final = frozenset(
         "nextPage",
     }
 )
-
-SUMMARY: Final = {
-    "id": "string",
-    "firstName": "string",
-    "lastName": "string",
-    "picture": {},
-    "cover": {},
-    "color": "string",
-    "online": True,
-    "availability": 1,
-    "designation": {},
-    "department": {},
-    "departmentData": {},
-    "availabilityStatusText": "string",
-    "phone": "string",
-    "email": "user@example.com",
-    "status": "user@example.com",
-}
 
 USER: Final = {
     "id": "string",
@@ -96,33 +85,11 @@ CREATED_USER: Final = {
     "userAdditionalTeams": ["string"],
     "addAdditionalLocations": ["string"],
 }
-META: Final = {"perPage": 0, "totalPages": 0, "totalResults": 0, "curPage": 0, "nextPage": 0}
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
-    url = "memory://"
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_server").url()
-    async with running_api(app_settings(tmp_path, url)) as api:
-        yield api
 
 
 @pytest.fixture
 async def org(api: Api) -> Org:
     return await create_org(api.client)
-
-
-def error(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    body: dict[str, Any] = answer.json()
-    assert set(body) == {"statusCode", "message", "error", "errors"}
-    assert body["statusCode"] == status
-    return body
-
-
-def fields_of(body: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in body["errors"]}
 
 
 # --- organization -------------------------------------------------------------------------------
@@ -301,7 +268,7 @@ async def test_user_create_update_and_list_replay_the_seed(api: Api, org: Org) -
     john = answer.json()
     assert_shape(john, CREATED_USER, nullable=NULLABLE)
     assert john["reportsToObj"]["id"] == boss["id"]
-    assert_shape(john["reportsToObj"], SUMMARY, nullable=NULLABLE)
+    assert_shape(john["reportsToObj"], REPORTS_TO, nullable=NULLABLE)
     assert john["userAdditionalTeams"] == [boss["id"]]
     heads = await api.client.get(f"/api/departments/{department}/members", headers=org.headers)
     assert heads.json()["departmentHeads"] == [john["id"]]
@@ -338,7 +305,7 @@ async def test_user_create_update_and_list_replay_the_seed(api: Api, org: Org) -
     assert listed.status_code == 200, listed.text
     assert_shape(
         listed.json(),
-        {"users": [USER | {"reportsToObj": SUMMARY}], "meta": META},
+        {"users": [USER | {"reportsToObj": REPORTS_TO}], "meta": META},
         nullable=NULLABLE,
     )
     boss_row = next(u for u in listed.json()["users"] if u["id"] == boss["id"])
@@ -679,3 +646,51 @@ async def test_record_events_name_users_by_their_public_ids(api: Api, org: Org) 
     about_ana = [d for d in mine if d.get("publicId") == ana["id"]]
     assert [d["values"]["reportsTo"] for d in about_ana] == [boss["id"], boss["id"]]
     assert about_ana[1]["changed"] == ["bio"]
+
+
+async def test_users_filter_by_department_and_location_with_exact_totals(
+    api: Api, org: Org
+) -> None:
+    sales = (
+        await api.client.post("/api/departments", json={"name": "Sales"}, headers=org.headers)
+    ).json()["id"]
+    berlin = (
+        await api.client.post("/api/locations", json={"name": "Berlin"}, headers=org.headers)
+    ).json()["id"]
+    expected: dict[tuple[bool, bool], set[str]] = {}
+    for i in range(16):
+        values: dict[str, Any] = {}
+        if i % 2:
+            values["department"] = sales
+        if i % 3 == 0:
+            values["location"] = berlin
+        made = await add_user(api.client, org, f"f{i}@stilla.io", **values)
+        expected.setdefault((bool(i % 2), i % 3 == 0), set()).add(made["id"])
+
+    async def listed(**params: str) -> tuple[set[str], int]:
+        seen: set[str] = set()
+        page, total = 1, -1
+        while page:
+            answer = await api.client.get(
+                "/api/users",
+                params={**params, "cur_page": str(page), "per_page": "3"},
+                headers=org.headers,
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            seen |= {u["id"] for u in body["users"]}
+            total, page = body["meta"]["totalResults"], body["meta"]["nextPage"]
+        return seen, total
+
+    in_sales = expected[(True, True)] | expected[(True, False)]
+    in_berlin = expected[(True, True)] | expected[(False, True)]
+    assert await listed(department=sales) == (in_sales, len(in_sales))
+    assert await listed(location=berlin) == (in_berlin, len(in_berlin))
+    both = expected[(True, True)]
+    assert await listed(department=sales, location=berlin) == (both, len(both))
+    other = await create_org(api.client, name="Globex", email="g@globex.io")
+    foreign = (
+        await api.client.post("/api/departments", json={"name": "X"}, headers=other.headers)
+    ).json()["id"]
+    answer = await api.client.get("/api/users", params={"department": foreign}, headers=org.headers)
+    assert "department" in fields_of(error(answer, 400))

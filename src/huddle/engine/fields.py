@@ -333,6 +333,7 @@ __all__ = [
     "canonical_unique",
     "check_field_definition",
     "check_value",
+    "declared",
     "filter_condition",
     "index_any_of",
     "index_entries",
@@ -346,6 +347,11 @@ __all__ = [
     "unique_keys",
     "validate_record",
 ]
+
+
+def declared(name: str, type_: SpecType = "text", **rules: Any) -> FieldSpec:
+    """A field declared in code, stored under its public name (`key` = `name`)."""
+    return FieldSpec(key=name, name=name, type=type_, **rules)
 
 
 def positive_id(value: Any, loc: tuple[str | int, ...]) -> int:

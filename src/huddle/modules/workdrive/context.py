@@ -5,15 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends
 from starlette.requests import Request
 
 from ...api.declared.module import Context, Module
+from ...api.declared.workdrive import WorkDriveStyle
 from ...api.deps import CurrentPrincipal, CurrentServices, organization_workspace
 from ...ids import WorkspaceKey
 from ...store import StoredRecord
+
+STYLE: Final = WorkDriveStyle()
+
+
+def workdrive_module(**declared: Any) -> Module:
+    """A module of seed 004 (`Module`'s fields): WorkDrive's style, served in the
+    organization's own workspace, writes without fencing tokens in the URL (WorkDrive
+    clients send none: a lock still refuses another user's write)."""
+    defaults: dict[str, Any] = {
+        "style": STYLE,
+        "workspace": organization_workspace,
+        "lock_token": False,
+    }
+    return Module(**(defaults | declared))
 
 
 async def workdrive_context(

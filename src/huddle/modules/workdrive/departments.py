@@ -20,11 +20,10 @@ from pydantic import ConfigDict, Field
 from ...api.declared.module import Context, Hooks, Module, Operation, Route
 from ...api.declared.routes import router_of
 from ...api.declared.workdrive import WorkDriveStyle
-from ...api.deps import organization_workspace
 from ...engine.fields import validate_record
 from ...errors import InvalidInput, Problem
 from ...store import StoredRecord
-from .context import WorkDriveContext, bound, record_id, record_out
+from .context import WorkDriveContext, bound, record_id, record_out, workdrive_module
 from .membership import (
     ADMIN_PERMISSION,
     DELETED_EXAMPLE,
@@ -138,10 +137,9 @@ class DepartmentHooks(Hooks):
         ]
 
 
-DEPARTMENTS_MODULE: Final = Module(
+DEPARTMENTS_MODULE: Final = workdrive_module(
     collection=DEPARTMENTS,
     path="/api/departments",
-    style=STYLE,
     title="Department",
     tag="WorkDrive: Departments",
     list_key="departments",
@@ -152,8 +150,6 @@ DEPARTMENTS_MODULE: Final = Module(
     ),
     example={"name": "Management", "type": "DEPARTMENT", "departmentHeads": []},
     hooks=DepartmentHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 departments = APIRouter(prefix="/api/departments", tags=["WorkDrive: Departments"])

@@ -17,11 +17,10 @@ from pydantic import ConfigDict, Field
 from ...api.declared.module import Context, Hooks, Module, Operation, Route
 from ...api.declared.routes import router_of
 from ...api.declared.workdrive import WorkDriveStyle
-from ...api.deps import organization_workspace
 from ...store import (
     StoredRecord,
 )
-from .context import WorkDriveContext, bound, record_id, record_out
+from .context import WorkDriveContext, bound, record_id, record_out, workdrive_module
 from .membership import (
     ADMIN_PERMISSION,
     DELETED_EXAMPLE,
@@ -89,10 +88,9 @@ class LocationHooks(Hooks):
         ]
 
 
-LOCATIONS_MODULE: Final = Module(
+LOCATIONS_MODULE: Final = workdrive_module(
     collection=LOCATIONS,
     path="/api/locations",
-    style=STYLE,
     title="Location",
     tag="WorkDrive: Locations",
     list_key="locations",
@@ -104,8 +102,6 @@ LOCATIONS_MODULE: Final = Module(
     ),
     example={"name": "Berlin"},
     hooks=LocationHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 locations = APIRouter(prefix="/api/locations", tags=["WorkDrive: Locations"])

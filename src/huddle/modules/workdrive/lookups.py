@@ -19,14 +19,12 @@ from ...api.declared.module import Context, Hooks, Module, Operation, QueryFilte
 from ...api.declared.routes import router_of
 from ...api.declared.style import Paging
 from ...api.declared.workdrive import PER_PAGE_DEFAULT, PER_PAGE_MAX, WorkDriveStyle
-from ...api.deps import CurrentPrincipal, organization_workspace
-from ...auth import Principal
+from ...api.deps import CurrentPrincipal
 from ...engine.declarations import ADMINS_ONLY, Collection, Sort
-from ...engine.fields import FieldSpec
+from ...engine.fields import declared
 from ...errors import AlreadyExists, InvalidInput, Problem
-from ...ids import WorkspaceKey
-from ...services import Services
 from ...store import StoredRecord
+from .context import workdrive_module
 
 
 class ModuleCode(IntEnum):
@@ -74,10 +72,6 @@ REMINDERS_MAX: Final = 20
 SORT_DIRECTIONS: Final = ("ASC", "DESC")
 
 
-def _f(name: str, type_: Any = "text", **kwargs: Any) -> FieldSpec:
-    return FieldSpec(key=name, name=name, type=type_, **kwargs)
-
-
 # --- module codes ------------------------------------------------------------------------------
 
 module_codes = APIRouter(prefix="/api/module-codes", tags=["WorkDrive: Module Codes"])
@@ -103,9 +97,9 @@ async def list_module_codes(caller: CurrentPrincipal) -> list[dict[str, Any]]:
 CATEGORIES: Final = Collection(
     name=CATEGORY,
     fields=(
-        _f("moduleCode", "integer", required=True),
-        _f("category", required=True, max_length=100),
-        _f("color", default=DEFAULT_COLOR, max_length=32, indexed=False),
+        declared("moduleCode", "integer", required=True),
+        declared("category", required=True, max_length=100),
+        declared("color", default=DEFAULT_COLOR, max_length=32, indexed=False),
     ),
     events="category",
     compound_unique=(("moduleCode", "category"),),
@@ -153,10 +147,9 @@ class CategoryHooks(Hooks):
         return [{"orgId": ctx.ws.org_id} for _ in records]
 
 
-CATEGORIES_MODULE: Final = Module(
+CATEGORIES_MODULE: Final = workdrive_module(
     collection=CATEGORIES,
     path="/api/categories",
-    style=STYLE,
     title="Category",
     tag="WorkDrive: Categories",
     list_key="categories",
@@ -168,33 +161,31 @@ CATEGORIES_MODULE: Final = Module(
     filters=(QueryFilter("moduleCode", "moduleCode", "The module's code (required)"),),
     example={"moduleCode": 1, "category": "General", "color": DEFAULT_COLOR},
     hooks=CategoryHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 
 # --- enforcement templates ---------------------------------------------------------------------
 
-_REMINDER: Final = _f(
+_REMINDER: Final = declared(
     "reminder",
     "object",
     shape=(
-        _f("reminderType", "single_select", options=REMINDER_TYPES, required=True),
-        _f("reminderTimeUnit", "single_select", options=REMINDER_UNITS, required=True),
-        _f("reminderTime", "integer", required=True),
-        _f("refId", max_length=64),
-        _f("orgContentTemplateId", max_length=64),
+        declared("reminderType", "single_select", options=REMINDER_TYPES, required=True),
+        declared("reminderTimeUnit", "single_select", options=REMINDER_UNITS, required=True),
+        declared("reminderTime", "integer", required=True),
+        declared("refId", max_length=64),
+        declared("orgContentTemplateId", max_length=64),
     ),
 )
 
 TEMPLATES: Final = Collection(
     name=TEMPLATE,
     fields=(
-        _f("title", required=True),
-        _f("systemEvent", max_length=100),
-        _f("type", max_length=100),
-        _f("subType", max_length=100),
-        _f("reminders", "list", item=_REMINDER, max_items=REMINDERS_MAX),
+        declared("title", required=True),
+        declared("systemEvent", max_length=100),
+        declared("type", max_length=100),
+        declared("subType", max_length=100),
+        declared("reminders", "list", item=_REMINDER, max_items=REMINDERS_MAX),
     ),
     events="enforcement_template",
     public_ids=True,
@@ -260,7 +251,7 @@ class TemplateHooks(Hooks):
         return values
 
 
-TEMPLATES_MODULE: Final = Module(
+TEMPLATES_MODULE: Final = workdrive_module(
     collection=TEMPLATES,
     path="/api/enforcement-templates",
     style=SortedWorkDriveStyle(),
@@ -287,8 +278,6 @@ TEMPLATES_MODULE: Final = Module(
         ],
     },
     hooks=TemplateHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 
@@ -352,14 +341,13 @@ DEFAULT_TEMPLATES: Final[tuple[Mapping[str, Any], ...]] = (
 )
 
 
-async def create_defaults(svc: Services, ws: WorkspaceKey, principal: Principal) -> None:
-    """The default categories and enforcement templates of a new organization (`ws`, its own
-    workspace), written by `principal`, an admin of it. Each kind is one atomic batch, the
-    categories first: a failure leaves no template, and either no category or all of them.
-    Not idempotent: a second call is refused (409) by the categories' unique names."""
-    records = svc.records
-    await records.create_many(ws, CATEGORIES, DEFAULT_CATEGORIES, principal, loc=("defaults",))
-    await records.create_many(ws, TEMPLATES, DEFAULT_TEMPLATES, principal, loc=("defaults",))
+def defaults() -> list[tuple[Collection, Mapping[str, Any]]]:
+    """The default categories and enforcement templates of a new organization: what its
+    create writes, in the same atomic step as its security groups and first admin."""
+    return [
+        *((CATEGORIES, values) for values in DEFAULT_CATEGORIES),
+        *((TEMPLATES, values) for values in DEFAULT_TEMPLATES),
+    ]
 
 
 MODULES: Final[tuple[Module, ...]] = (CATEGORIES_MODULE, TEMPLATES_MODULE)

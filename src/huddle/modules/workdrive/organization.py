@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Body, Header, Path
@@ -27,9 +28,11 @@ from ...api.deps import runtime
 from ...auth import ADMIN, Principal, is_operator_key
 from ...clock import iso_ms
 from ...engine.declarations import ADMINS_ONLY, Collection
-from ...engine.fields import FieldSpec, public_values, validate_record
+from ...engine.fields import declared, public_values
+from ...engine.writes import New, Write
 from ...errors import (
     AlreadyExists,
+    Conflict,
     CredentialsMissing,
     Forbidden,
     InvalidInput,
@@ -48,32 +51,33 @@ from .people import ADMINS_GROUP, DEFAULT_GROUPS, SECURITY_GROUPS, USER, USERS, 
 PLATFORM: Final = WorkspaceKey(OrgId("huddle-platform"), WorkspaceId("workdrive-organizations"))
 OPERATOR: Final = "operator"
 _SUBDOMAIN_MAX: Final = 48
+AUTH: Final = ("internal", "ldap")
 
 
-def _f(name: str, type_: Any = "text", **kwargs: Any) -> FieldSpec:
-    return FieldSpec(key=name, name=name, type=type_, **kwargs)
-
-
-_ADDRESS: Final = tuple(_f(name) for name in ("street1", "street2", "city", "state", "zip"))
+_ADDRESS: Final = tuple(declared(name) for name in ("street1", "street2", "city", "state", "zip"))
 
 ORGANIZATIONS: Final = Collection(
     name="wd_organization",
     fields=(
-        _f("orgId", required=True, unique=True),
-        _f("name", required=True),
-        _f("legalName"),
-        _f("subdomain", required=True, unique=True),
-        _f("status", "single_select", options=("ACTIVE", "INACTIVE"), default="ACTIVE"),
-        _f("parentOrgId"),
-        _f("websites", "list", item=_f("website"), indexed=False),
-        _f("address", "object", shape=_ADDRESS),
-        _f("email", "email"),
-        _f("phone", indexed=False),
-        _f("description", "long_text", indexed=False),
-        _f("industry"),
-        _f("authMethod", "list", item=_f("method", "single_select", options=("internal", "ldap"))),
-        _f("fileId", "uuid", indexed=False),
-        _f("adminId"),
+        declared("orgId", required=True, unique=True),
+        declared("name", required=True),
+        declared("legalName"),
+        declared("subdomain", required=True, unique=True),
+        declared("status", "single_select", options=("ACTIVE", "INACTIVE"), default="ACTIVE"),
+        declared("parentOrgId"),
+        declared("websites", "list", item=declared("website"), indexed=False),
+        declared("address", "object", shape=_ADDRESS),
+        declared("email", "email"),
+        declared("phone", indexed=False),
+        declared("description", "long_text", indexed=False),
+        declared("industry"),
+        declared(
+            "authMethod",
+            "list",
+            item=declared("method", "single_select", options=("internal", "ldap")),
+        ),
+        declared("fileId", "uuid", indexed=False),
+        declared("adminId"),
     ),
     events="organization",
     permissions=ADMINS_ONLY,
@@ -209,15 +213,7 @@ async def create_organization(
         "lastName": body.admin.lastName,
         "status": "ACTIVE",
     }
-    validate_record(USERS.fields, admin_values, current=None, loc=("body", "admin"))
-    groups = await svc.records.create_many(
-        ws, SECURITY_GROUPS, [{"name": name} for name in DEFAULT_GROUPS], who
-    )
-    await lookups.create_defaults(svc, ws, who)
-    admins = next(g for g in groups if g.data["name"] == ADMINS_GROUP)
-    admin = await svc.records.create(
-        ws, USERS, {**admin_values, "securityGroup": admins.id}, who, loc=("body", "admin")
-    )
+    admin = await _populated(svc, ws, who, admin_values)
     ids = svc.records.ids.in_workspace(ws)
     admin_id = ids.encode(USER, admin.id)
     values = {
@@ -241,6 +237,36 @@ async def create_organization(
     out["updatedAt"] = None
     out["authMethod"] = body.auth.method
     return JSONResponse({**out, "accessToken": token}, status_code=201)
+
+
+async def _populated(
+    svc: Services, ws: WorkspaceKey, who: Principal, admin_values: dict[str, Any]
+) -> StoredRecord:
+    """A new organization's workspace in one atomic step: its security groups, default
+    categories and enforcement templates, and its first admin, in `Administrators`. Answers
+    the admin. Every value is checked before anything is written (the admin's at
+    `body.admin`)."""
+    records = svc.records
+    wanted: list[tuple[Collection, Mapping[str, Any]]] = [
+        *((SECURITY_GROUPS, {"name": name}) for name in DEFAULT_GROUPS),
+        *lookups.defaults(),
+    ]
+    ids: dict[str, list[int]] = {}
+    for collection in {c.name: c for c, _ in wanted}.values():
+        count = sum(1 for c, _ in wanted if c.name == collection.name)
+        ids[collection.name] = await records.reserve_ids(ws, collection, count)
+    (admin_id,) = await records.reserve_ids(ws, USERS, 1)
+    groups = dict(zip(DEFAULT_GROUPS, ids[SECURITY_GROUPS.name], strict=True))
+    writes: list[Write] = [
+        New(collection, ids[collection.name].pop(0), values, ("defaults",))
+        for collection, values in wanted
+    ]
+    admin = {**admin_values, "securityGroup": groups[ADMINS_GROUP]}
+    writes.append(New(USERS, admin_id, admin, ("body", "admin")))
+    done = await records.write_many(ws, writes, who)
+    if done is None:  # nothing else writes a workspace nobody knows yet
+        raise Conflict("The organization could not be created; retry")
+    return done[(USERS.name, admin_id)]
 
 
 async def _registered(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ...engine.declarations import ADMINS_ONLY, Collection, Permissions
-from ...engine.fields import FieldSpec
+from ...engine.fields import FieldSpec, declared
 from ...errors import InvalidInput
 
 USER: Final = "wd_user"
@@ -30,10 +30,6 @@ ADMINS_GROUP: Final = "Administrators"
 DEFAULT_GROUPS: Final = (ADMINS_GROUP, "Managers", "Members")
 
 
-def _f(name: str, type_: Any = "text", **kwargs: Any) -> FieldSpec:
-    return FieldSpec(key=name, name=name, type=type_, **kwargs)
-
-
 def _ref(name: str, target: str) -> FieldSpec:
     return FieldSpec(key=name, name=name, type="reference", reference=target)
 
@@ -46,29 +42,29 @@ def _refs(name: str, target: str) -> FieldSpec:
 USERS: Final = Collection(
     name=USER,
     fields=(
-        _f("email", "email", required=True, unique=True),
-        _f("firstName", required=True),
-        _f("lastName"),
-        _f("userName", indexed=False),
-        _f("phone", indexed=False),
-        _f("designation"),
-        _f("bio", "long_text", indexed=False),
-        _f("status", "single_select", options=STATUSES, default="ACTIVE"),
-        _f("isDepartmentHead", "boolean", default=False),
-        _f("isExpert", "boolean", default=False),
-        _f("availability", "integer", default=1),
+        declared("email", "email", required=True, unique=True),
+        declared("firstName", required=True),
+        declared("lastName"),
+        declared("userName", indexed=False),
+        declared("phone", indexed=False),
+        declared("designation"),
+        declared("bio", "long_text", indexed=False),
+        declared("status", "single_select", options=STATUSES, default="ACTIVE"),
+        declared("isDepartmentHead", "boolean", default=False),
+        declared("isExpert", "boolean", default=False),
+        declared("availability", "integer", default=1),
         _ref("department", DEPARTMENT),
         _ref("location", LOCATION),
         _ref("securityGroup", SECURITY_GROUP),
         _ref("reportsTo", USER),
         _refs("userAdditionalTeams", USER),
         _refs("addAdditionalLocations", LOCATION),
-        _f("skill", "list", item=_f("skill"), indexed=False),
-        _f("defaultVisibility", "single_select", options=VISIBILITY, default="public"),
-        _f("externalUserId"),
-        _f("color", indexed=False),
-        _f("fileId", "uuid", indexed=False),
-        _f("coverFileId", "uuid", indexed=False),
+        declared("skill", "list", item=declared("skill"), indexed=False),
+        declared("defaultVisibility", "single_select", options=VISIBILITY, default="public"),
+        declared("externalUserId"),
+        declared("color", indexed=False),
+        declared("fileId", "uuid", indexed=False),
+        declared("coverFileId", "uuid", indexed=False),
     ),
     events="user",
     public_ids=True,
@@ -78,8 +74,8 @@ USERS: Final = Collection(
 DEPARTMENTS: Final = Collection(
     name=DEPARTMENT,
     fields=(
-        _f("name", required=True, unique=True),
-        _f("type", default="DEPARTMENT", indexed=False),
+        declared("name", required=True, unique=True),
+        declared("type", default="DEPARTMENT", indexed=False),
         _refs("departmentHeads", USER),
     ),
     events="department",
@@ -89,7 +85,7 @@ DEPARTMENTS: Final = Collection(
 
 LOCATIONS: Final = Collection(
     name=LOCATION,
-    fields=(_f("name", required=True, unique=True),),
+    fields=(declared("name", required=True, unique=True),),
     events="location",
     public_ids=True,
     permissions=ADMINS_ONLY,
@@ -97,7 +93,7 @@ LOCATIONS: Final = Collection(
 
 SECURITY_GROUPS: Final = Collection(
     name=SECURITY_GROUP,
-    fields=(_f("name", required=True, unique=True),),
+    fields=(declared("name", required=True, unique=True),),
     events="security_group",
     public_ids=True,
     permissions=ADMINS_ONLY,

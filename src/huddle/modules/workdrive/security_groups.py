@@ -19,9 +19,8 @@ from pydantic import ConfigDict, Field
 from ...api.declared.module import Context, Hooks, Module, Operation, Route
 from ...api.declared.routes import router_of
 from ...api.declared.workdrive import WorkDriveStyle
-from ...api.deps import organization_workspace
 from ...store import StoredRecord
-from .context import WorkDriveContext, record_id, record_out
+from .context import WorkDriveContext, record_id, record_out, workdrive_module
 from .membership import (
     ADMIN_PERMISSION,
     EXAMPLE_ID,
@@ -78,10 +77,9 @@ class GroupHooks(Hooks):
         return [{"orgId": ctx.ws.org_id, "memberCount": counts[r.id]} for r in records]
 
 
-GROUPS_MODULE: Final = Module(
+GROUPS_MODULE: Final = workdrive_module(
     collection=SECURITY_GROUPS,
     path="/api/security_groups",
-    style=STYLE,
     title="Security Group",
     tag="WorkDrive: Security Groups",
     list_key="groups",
@@ -92,8 +90,6 @@ GROUPS_MODULE: Final = Module(
     ),
     example={"name": "Managers"},
     hooks=GroupHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 groups = APIRouter(prefix="/api/security_groups", tags=["WorkDrive: Security Groups"])

@@ -23,13 +23,12 @@ from starlette.responses import JSONResponse
 from ...api.declared.module import Context, Hooks, Module, Route
 from ...api.declared.routes import router_of
 from ...api.declared.workdrive import WorkDriveStyle
-from ...api.deps import organization_workspace
 from ...engine.declarations import Collection, Permissions, Sort
 from ...engine.field_types import URL_MAX
-from ...engine.fields import FieldSpec
+from ...engine.fields import FieldSpec, declared
 from ...errors import InvalidInput, Problem
 from ...store import StoredRecord
-from .context import WorkDriveContext, bound
+from .context import WorkDriveContext, bound, workdrive_module
 from .people import DEPARTMENT, LOCATION, USER
 from .summaries import Live, picture
 
@@ -40,30 +39,26 @@ SSO_LIST_MAX: Final = 200
 STYLE: Final = WorkDriveStyle()
 
 
-def _f(name: str, type_: Any = "text", **kwargs: Any) -> FieldSpec:
-    return FieldSpec(key=name, name=name, type=type_, **kwargs)
-
-
 def _template(name: str) -> FieldSpec:
     """An address a client fills in: text up to a URL's length, not checked as a URL."""
-    return _f(name, max_length=URL_MAX, indexed=False)
+    return declared(name, max_length=URL_MAX, indexed=False)
 
 
 SSOS: Final = Collection(
     name=SSO,
     fields=(
-        _f("type", "single_select", options=SSO_TYPES, required=True),
-        _f("name", required=True),
+        declared("type", "single_select", options=SSO_TYPES, required=True),
+        declared("name", required=True),
         _template("authorizationURI"),
         _template("tokenURI"),
         _template("refreshURI"),
         _template("loginURL"),
-        _f("order", "integer", default=0),
-        _f("fileId", "uuid", indexed=False),
+        declared("order", "integer", default=0),
+        declared("fileId", "uuid", indexed=False),
         FieldSpec("departmentId", "departmentId", "reference", reference=DEPARTMENT),
         FieldSpec("locationId", "locationId", "reference", reference=LOCATION),
-        _f("link", "url", indexed=False),
-        _f("manage", "boolean", default=False),
+        declared("link", "url", indexed=False),
+        declared("manage", "boolean", default=False),
     ),
     events="sso",
     public_ids=True,
@@ -101,18 +96,15 @@ _EXAMPLE: Final = {
     "link": "https://api.example.io",
 }
 
-SSO_MODULE: Final = Module(
+SSO_MODULE: Final = workdrive_module(
     collection=SSOS,
     path="/api/sso",
-    style=STYLE,
     title="SSO",
     tag="WorkDrive: SSO",
     list_key="ssos",
     routes=(Route("delete", "DELETE", "/{id}", summary="Delete a SSO (Huddle's)"),),
     example=_EXAMPLE,
     hooks=SsoHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 router = APIRouter(prefix="/api/sso", tags=["WorkDrive: SSO"])

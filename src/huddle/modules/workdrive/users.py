@@ -16,11 +16,10 @@ from fastapi import APIRouter, Query
 
 from ...api.declared.module import Context, Hooks, Module, Operation, QueryFilter, Route, Written
 from ...api.declared.workdrive import WorkDriveStyle
-from ...api.deps import organization_workspace
 from ...engine.writes import Change, New, Outcome, Write
 from ...errors import Forbidden, InvalidInput, Problem
 from ...store import StoredRecord
-from .context import WorkDriveContext, bound, example_answer, record_id
+from .context import WorkDriveContext, bound, example_answer, record_id, workdrive_module
 from .membership import retried
 from .people import DEPARTMENTS, SELF_SERVICE, USER, USERS, availability_in
 from .security_groups import sync_admins
@@ -288,10 +287,9 @@ def _user_ids(ctx: Context, value: Any, name: str, problems: list[Problem]) -> l
     return found
 
 
-USERS_MODULE: Final = Module(
+USERS_MODULE: Final = workdrive_module(
     collection=USERS,
     path="/api/users",
-    style=STYLE,
     title="User",
     tag="WorkDrive: Users",
     list_key="users",
@@ -310,8 +308,6 @@ USERS_MODULE: Final = Module(
     ),
     example=_EXAMPLE,
     hooks=UserHooks(),
-    workspace=organization_workspace,
-    lock_token=False,
 )
 
 
