@@ -15,12 +15,28 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from . import __version__
 from .auth import issue_token, resolve_jwt_secret, resolve_operator_key
 from .backends import open_backend
 from .config import Settings, mask_password
 from .errors import BackendUnavailable, ConfigError
 
 DEV_USER, DEV_ORG, DEV_WORKSPACE = "ana", "acme", "ws1"
+
+# Every URL `backends.open_backend` accepts; docs/operations.md explains each option.
+BACKEND_FORMS = """\
+backend URLs (--backend, HUDDLE_BACKEND_URL):
+  memory://
+      one process, nothing shared (development and tests)
+  redis://[[user]:password@]host:port[/db]
+      Redis over TCP
+  rediss://...?ssl_ca_certs=&ssl_certfile=&ssl_keyfile=&ssl_cert_reqs=
+      Redis over TLS (same form as redis://): the CA file that signed Redis's certificate,
+      a client certificate and its key when Redis requires one (tls-auth-clients yes),
+      ssl_cert_reqs=required (default), or none to skip verification (tests only)
+  unix:///path/to/redis.sock[?db=N]
+      Redis on a unix socket
+"""
 
 
 def _settings(args: argparse.Namespace, **names: str) -> Settings:
@@ -171,12 +187,22 @@ def apikey_create(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="huddle", description=__doc__.splitlines()[0])
+    root.add_argument("--version", action="version", version=f"huddle {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("serve", help="start a node (HUDDLE_* variables configure it)")
+    p = commands.add_parser(
+        "serve",
+        help="start a node (HUDDLE_* variables configure it)",
+        epilog=BACKEND_FORMS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps each form on its line
+    )
     p.add_argument("--host", help="interface to bind (HUDDLE_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to bind (HUDDLE_PORT, default 8000)")
-    p.add_argument("--backend", help="memory:// or redis://host:port/db (HUDDLE_BACKEND_URL)")
+    p.add_argument(
+        "--backend",
+        metavar="URL",
+        help="a backend URL of a form below (HUDDLE_BACKEND_URL, default memory://)",
+    )
     p.add_argument("--log-level", help="critical|error|warning|info|debug (HUDDLE_LOG_LEVEL)")
     p.set_defaults(run=serve)
 
@@ -189,8 +215,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=float, default=3600.0, help="seconds of validity (3600)")
     p.set_defaults(run=token)
 
-    p = commands.add_parser("check", help="validate the configuration and reach the backend")
-    p.add_argument("--backend", help="backend URL to check (HUDDLE_BACKEND_URL)")
+    p = commands.add_parser(
+        "check",
+        help="validate the configuration and reach the backend",
+        epilog=BACKEND_FORMS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--backend", metavar="URL", help="backend URL to check (HUDDLE_BACKEND_URL)")
     p.set_defaults(run=check)
 
     p = commands.add_parser("apikey", help="manage API keys through a running node")

@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+import huddle
+from huddle.backends import backend_scheme
+from huddle.errors import ConfigError
 from tests.support.nodes import SECRET, NodeFactory, run_huddle
 from tests.support.redis_server import RedisServer, free_port
+
+pytestmark = pytest.mark.xdist_group("e2e")
 
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -127,3 +134,34 @@ async def test_memory_node_without_secret_shares_its_dev_secret_with_huddle_toke
     async with node.client({"Authorization": f"Bearer {elsewhere.stdout.strip()}"}) as http:
         refused = await http.get("/v1/collaboration/locks/my-locks")
         assert refused.status_code == 401, "a token signed with another dev secret worked"
+
+
+BACKEND_FORMS = [
+    "memory://",
+    "redis://[[user]:password@]host:port[/db]",
+    "rediss://...?ssl_ca_certs=&ssl_certfile=&ssl_keyfile=&ssl_cert_reqs=",
+    "unix:///path/to/redis.sock[?db=N]",
+]
+
+
+async def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    """`huddle --version` prints `huddle <version>` and exits 0."""
+    result = await run_huddle("--version", cwd=tmp_path)
+    assert result.returncode == 0, result
+    assert result.stdout.strip() == f"huddle {huddle.__version__}", result
+
+
+async def test_serve_help_lists_every_backend_form(tmp_path: Path) -> None:
+    """`huddle serve --help` lists each backend URL form, each whole on a line of its own,
+    and the forms' schemes are exactly those a backend opens."""
+    result = await run_huddle("serve", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    listed = [line for line in lines if "://" in line and " " not in line]
+    assert listed == BACKEND_FORMS, result.stdout
+    schemes = [form.partition("://")[0] for form in BACKEND_FORMS]
+    for scheme in schemes:
+        assert backend_scheme(f"{scheme}://x") == scheme
+    with pytest.raises(ConfigError) as refused:
+        backend_scheme("nope://x")
+    assert str(refused.value).endswith(f"one of {', '.join(schemes)}")

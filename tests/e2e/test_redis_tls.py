@@ -1,6 +1,8 @@
 """Redis over TLS (`rediss://`) on a real redis-server with a throwaway CA: a node serves through
 it when the URL names the CA, `huddle check` passes, and a certificate that cannot be verified
-or a port that does not speak TLS fails `huddle check` with one line saying which."""
+or a port that does not speak TLS fails `huddle check` with one line saying which. Against a
+Redis that requires client certificates (`tls-auth-clients yes`), a node presenting one the CA
+signed serves, and `huddle check` without one says so; `ssl_cert_reqs=none` skips verifying."""
 
 from __future__ import annotations
 
@@ -22,6 +24,13 @@ def redis_tls() -> Iterator[RedisServer]:
     """A redis-server with a TLS port (certificate from its own CA) beside its plain one,
     which the tests' own client uses to look at what the node did."""
     with RedisServer(tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_mtls() -> Iterator[RedisServer]:
+    """A redis-server whose TLS port accepts only clients with a certificate its CA signed."""
+    with RedisServer(tls_auth_clients=True) as server:
         yield server
 
 
@@ -91,3 +100,59 @@ async def test_check_against_a_plaintext_port_says_tls_failed(
     assert line.startswith("huddle: backend unreachable: "), result
     assert "no answer to the TLS handshake" in line, result
     assert line.endswith("(does the port serve TLS?)"), result
+
+
+async def test_a_node_with_a_client_certificate_serves_when_redis_requires_one(
+    nodes: NodeFactory, redis_mtls: RedisServer
+) -> None:
+    """With `?ssl_ca_certs=&ssl_certfile=&ssl_keyfile=` naming the CA and a client certificate
+    it signed, a node is ready against a Redis that demands one, takes a lock and reads it
+    back."""
+    node = await nodes.start(redis_mtls.tls_url(client_cert=True), name="a")
+    async with node.client(bearer("ana")) as http:
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        taken = await http.post("/v1/collaboration/locks/deal/1")
+        assert taken.status_code == 200, taken.text
+        mine = await http.get("/v1/collaboration/locks/my-locks")
+        assert mine.status_code == 200, mine.text
+        assert [lock["entityId"] for lock in mine.json()["locks"]] == ["1"], mine.text
+    async with Redis.from_url(redis_mtls.url()) as plain:
+        clients = await plain.client_list()
+    over_tls = [c for c in clients if c["laddr"].endswith(f":{redis_mtls.tls_port}")]
+    assert over_tls, f"no client on the TLS port: {clients}"
+
+
+async def test_check_passes_with_a_client_certificate(
+    redis_mtls: RedisServer, tmp_path: Path
+) -> None:
+    """`huddle check` passes over mutual TLS when the URL names the client certificate."""
+    url = redis_mtls.tls_url(client_cert=True)
+    result = await run_huddle("check", cwd=tmp_path, settings=check_settings(url))
+    assert result.returncode == 0, result
+    assert "backend ok" in result.stdout, result
+
+
+async def test_check_without_a_client_certificate_says_one_is_required(
+    redis_mtls: RedisServer, tmp_path: Path
+) -> None:
+    """A Redis with `tls-auth-clients yes` refuses a client with no certificate: `huddle
+    check` fails (exit 1) with one line naming the client certificate and the options that
+    name it, whether the server's alert or its reset reaches the client first."""
+    result = await run_huddle("check", cwd=tmp_path, settings=check_settings(redis_mtls.tls_url()))
+    assert result.returncode == 1, result
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("huddle: backend unreachable: Redis "), result
+    assert "client certificate" in line and "?ssl_certfile=&ssl_keyfile=" in line, result
+    assert "does the port serve TLS?" not in line, result
+
+
+async def test_ssl_cert_reqs_none_connects_without_verifying(
+    redis_tls: RedisServer, tmp_path: Path
+) -> None:
+    """`ssl_cert_reqs=none` (tests only) connects to a server whose CA the node was not
+    given, where the same URL without it fails verification."""
+    url = redis_tls.tls_url(ca=False, cert_reqs="none")
+    result = await run_huddle("check", cwd=tmp_path, settings=check_settings(url))
+    assert result.returncode == 0, result
+    assert "backend ok" in result.stdout, result

@@ -3,7 +3,8 @@
 Always a real server, never a stand-in, never the machine's own Redis on 6379: each one is a
 child process of the test run, with no persistence, in a private temporary directory. `stop()` and
 `start()` again on the same port let a test take Redis down and bring it back. Made with
-`tls=True`, it also serves TLS on a port of its own, with a certificate from a throwaway CA.
+`tls=True`, it also serves TLS on a port of its own, with a certificate from a throwaway CA; with
+`tls_auth_clients=True` that port also demands a client certificate the CA signed (mutual TLS).
 """
 
 from __future__ import annotations
@@ -62,16 +63,19 @@ def unique_prefix() -> str:
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
-    """PEM files: a throwaway CA, and a server certificate it signed for 127.0.0.1 and
-    localhost with its key."""
+    """PEM files: a throwaway CA, a server certificate it signed for 127.0.0.1 and localhost
+    with its key, and a client certificate it signed with its key."""
 
     ca: Path
     cert: Path
     key: Path
+    client_cert: Path
+    client_key: Path
 
 
 def make_tls_files(directory: Path) -> TlsFiles:
-    """Write a new CA and server certificate (EC P-256, valid for a day) into `directory`."""
+    """Write a new CA, a server and a client certificate (EC P-256, valid for a day) into
+    `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -95,39 +99,53 @@ def make_tls_files(directory: Path) -> TlsFiles:
         .add_extension(ca_ski, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    server_names = x509.SubjectAlternativeName(
+        [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")]
     )
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
+    client_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "huddle-node")])
+    files = TlsFiles(
+        ca=directory / "ca.pem",
+        cert=directory / "server.pem",
+        key=directory / "server-key.pem",
+        client_cert=directory / "client.pem",
+        client_key=directory / "client-key.pem",
+    )
     files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    for subject, names, usage, cert_path, key_path in (
+        (server_name, server_names, ExtendedKeyUsageOID.SERVER_AUTH, files.cert, files.key),
+        (client_name, None, ExtendedKeyUsageOID.CLIENT_AUTH, files.client_cert, files.client_key),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                critical=False,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
         )
-    )
+        if names is not None:
+            builder = builder.add_extension(names, critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
     return files
 
 
@@ -172,10 +190,17 @@ class RedisServer:
     terminates it and waits for the exit. After `stop()`, `start()` brings up an empty server
     on the same port (nothing is persisted), as a Redis restart that lost its data would; made
     with `appendonly=True`, every write is in an fsynced AOF and a restart keeps all of it.
+    With `tls_auth_clients=True` (implies `tls`), the TLS port refuses a client without a
+    certificate signed by the CA (`tls-auth-clients yes`).
     """
 
     def __init__(
-        self, *, startup_timeout: float = 10.0, appendonly: bool = False, tls: bool = False
+        self,
+        *,
+        startup_timeout: float = 10.0,
+        appendonly: bool = False,
+        tls: bool = False,
+        tls_auth_clients: bool = False,
     ) -> None:
         self._exe = find_redis_server()
         self._dir = Path(tempfile.mkdtemp(prefix="hd-redis-"))
@@ -184,6 +209,8 @@ class RedisServer:
         self._proc: subprocess.Popen[str] | None = None
         self._pump: _OutputPump | None = None
         self.port = 0
+        self._tls_auth_clients = tls_auth_clients
+        tls = tls or tls_auth_clients
         self.tls: TlsFiles | None = make_tls_files(self._dir / "tls") if tls else None
         """The CA and server certificate of the TLS port (None: no TLS port)."""
         self.tls_port = 0
@@ -195,11 +222,22 @@ class RedisServer:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def tls_url(self, db: int = 0, *, ca: bool = True) -> str:
-        """The `rediss://` URL of the TLS port; with `ca`, it names the CA to verify with."""
+    def tls_url(
+        self, db: int = 0, *, ca: bool = True, client_cert: bool = False, cert_reqs: str = ""
+    ) -> str:
+        """The `rediss://` URL of the TLS port; with `ca`, it names the CA to verify with; with
+        `client_cert`, the client certificate and key to present; `cert_reqs` is passed as
+        `ssl_cert_reqs` when given."""
         assert self.tls is not None, "made without tls=True"
+        query = []
+        if ca:
+            query.append(f"ssl_ca_certs={self.tls.ca}")
+        if client_cert:
+            query += [f"ssl_certfile={self.tls.client_cert}", f"ssl_keyfile={self.tls.client_key}"]
+        if cert_reqs:
+            query.append(f"ssl_cert_reqs={cert_reqs}")
         url = f"rediss://127.0.0.1:{self.tls_port}/{db}"
-        return f"{url}?ssl_ca_certs={self.tls.ca}" if ca else url
+        return f"{url}?{'&'.join(query)}" if query else url
 
     @property
     def socket_path(self) -> Path:
@@ -246,7 +284,7 @@ class RedisServer:
                 "--tls-cert-file", str(self.tls.cert),
                 "--tls-key-file", str(self.tls.key),
                 "--tls-ca-cert-file", str(self.tls.ca),
-                "--tls-auth-clients", "no",
+                "--tls-auth-clients", "yes" if self._tls_auth_clients else "no",
             ]  # fmt: skip
         proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1

@@ -168,6 +168,11 @@ class RedisBackend:
                     f"no answer to the TLS handshake within {self._settings.redis_timeout:g} s "
                     "(does the port serve TLS?)"
                 ) from exc
+            if self._settings.backend_url.startswith("rediss://") and _refused_client(exc):
+                raise BackendUnavailable(
+                    "Redis reset the TLS connection (does it require a client certificate? "
+                    f"name it with ?ssl_certfile=&ssl_keyfile=): {exc.message}"
+                ) from exc
             raise
         runner, prefix = self._runner, self._keys.prefix
         probe = WorkspaceKey(OrgId("huddle-probe"), WorkspaceId(secrets.token_hex(4)))
@@ -233,6 +238,15 @@ class RedisBackend:
         await self._bus.aclose()
         async with guarded(self._settings.redis_timeout):
             await self._client.aclose()
+
+
+def _refused_client(exc: BaseException) -> bool:
+    """Whether the connection was reset under it, as a Redis with `tls-auth-clients yes`
+    resets a client that sent no certificate when its TLS 1.3 alert loses the race."""
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, ConnectionResetError):
+        cause = cause.__cause__
+    return cause is not None
 
 
 def _conforms(backend: RedisBackend) -> Backend:  # never called; mypy checks the contract

@@ -146,6 +146,11 @@ def unavailable(exc: BaseException) -> BackendUnavailable:
         return BackendUnavailable(
             f"Redis's TLS certificate is not trusted (name its CA with ?ssl_ca_certs=): {why}"
         )
+    if "CERTIFICATE_REQUIRED" in why:  # the server's alert: `tls-auth-clients yes`
+        return BackendUnavailable(
+            "Redis requires a client certificate its CA signed "
+            f"(name it with ?ssl_certfile=&ssl_keyfile=): {why}"
+        )
     if isinstance(exc, ssl.SSLError) or "SSL" in why or "TLS" in why:
         return BackendUnavailable(f"Redis TLS failed (does the port serve TLS?): {why}")
     return BackendUnavailable(f"Redis is unreachable: {why}")
