@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -49,15 +50,57 @@ def _settings(args: argparse.Namespace, **names: str) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    settings = _settings(
+        args,
+        host="host",
+        port="port",
+        backend="backend_url",
+        log_level="log_level",
+        workers="workers",
+    )
+    if args.listen_fd is not None:  # a worker of `huddle serve --workers N`
+        from .workers import exit_with_supervisor
+
+        if args.supervisor_fd is not None:
+            exit_with_supervisor(args.supervisor_fd)
+        return _run_node(settings, socket.socket(fileno=args.listen_fd))
+    if settings.workers > 1:
+        from .workers import supervise
+
+        return supervise(settings)
+    return _run_node(settings, None)
+
+
+def _run_node(settings: Settings, listening: socket.socket | None) -> int:
+    """Serve one node: on `listening` (a worker's inherited socket) or on its own."""
     import uvicorn
 
     from .app import create_app
     from .server import AFTER_DRAIN, HuddleServer, guarded_protocols
 
-    settings = _settings(
-        args, host="host", port="port", backend="backend_url", log_level="log_level"
-    )
     app = create_app(settings)
+    if listening is None:
+        _banner(settings)
+    http_protocol, ws_protocol = guarded_protocols(settings, app)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http=http_protocol,
+        ws=ws_protocol,
+        ws_max_size=settings.max_body_bytes,
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=AFTER_DRAIN,
+    )
+    HuddleServer(config, app).run(sockets=None if listening is None else [listening])
+    return 0
+
+
+def _banner(settings: Settings) -> None:
     base = f"http://{settings.host}:{settings.port}"
     backend = mask_password(settings.backend_url)
     print(f"Huddle {base}  backend {backend}  API docs {base}/docs", flush=True)
@@ -88,23 +131,6 @@ def serve(args: argparse.Namespace) -> int:
                 f"\n  export OPERATOR_KEY={operator}",
                 flush=True,
             )
-    http_protocol, ws_protocol = guarded_protocols(settings, app)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        loop="uvloop",
-        http=http_protocol,
-        ws=ws_protocol,
-        ws_max_size=settings.max_body_bytes,
-        ws_per_message_deflate=False,
-        proxy_headers=True,
-        server_header=False,
-        timeout_graceful_shutdown=AFTER_DRAIN,
-    )
-    HuddleServer(config, app).run()
-    return 0
 
 
 def token(args: argparse.Namespace) -> int:
@@ -204,6 +230,15 @@ def parser() -> argparse.ArgumentParser:
         help="a backend URL of a form below (HUDDLE_BACKEND_URL, default memory://)",
     )
     p.add_argument("--log-level", help="critical|error|warning|info|debug (HUDDLE_LOG_LEVEL)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes on the one port, each a node with these settings, restarted"
+        " if it dies, drained on SIGTERM; redis:// only (HUDDLE_WORKERS, default 1)",
+    )
+    # Internal: how the supervisor of `--workers` starts each worker.
+    p.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--supervisor-fd", type=int, help=argparse.SUPPRESS)
     p.set_defaults(run=serve)
 
     p = commands.add_parser("token", help="print a signed JWT for one user of one workspace")

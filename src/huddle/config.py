@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = Field("info", description="Log level of the node.")
     node_id: str | None = Field(None, description="Name of this node in logs; random if unset.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=512,
+        description="Worker processes `huddle serve` runs on its one port, each a node "
+        "(redis:// only; their ids end `-w1`, `-w2`, ...).",
+    )
 
     jwt_secret: SecretStr | None = Field(
         None,

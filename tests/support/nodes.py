@@ -18,7 +18,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
@@ -81,9 +81,18 @@ def huddle_command() -> list[str]:
 class HuddleNode:
     """One `huddle serve` process. Use `NodeFactory.start`, which waits until it is ready."""
 
-    def __init__(self, name: str, backend: str, env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        backend: str,
+        env: Mapping[str, str],
+        cwd: Path,
+        args: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.backend = backend
+        self.args = list(args)
+        """More `huddle serve` arguments (`["--workers", "2"]`)."""
         self.node_id = f"{name}-{uuid4().hex[:8]}"
         self.cwd = cwd
         self.log_path = cwd / f"node-{name}.log"
@@ -133,7 +142,15 @@ class HuddleNode:
             log.write(f"--- attempt {self._attempts}: port {self.port} ---\n".encode())
             log.flush()
             self._proc = subprocess.Popen(
-                [*huddle_command(), "serve", "--port", str(self.port), "--backend", self.backend],
+                [
+                    *huddle_command(),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--backend",
+                    self.backend,
+                    *self.args,
+                ],
                 cwd=self.cwd,
                 env=self._env,
                 stdin=subprocess.DEVNULL,
@@ -184,7 +201,9 @@ class HuddleNode:
             answer = await http.get(f"{self.url}/readyz")
             if answer.status_code != 200:
                 return self.alive  # backend down at start: only liveness can tell
-            return bool(answer.json().get("node") == self.node_id)
+            node = answer.json().get("node")
+            # a worker of `--workers N` is `<node id>-w<i>`
+            return node == self.node_id or str(node).startswith(f"{self.node_id}-w")
         except (httpx.TransportError, ValueError):
             return False
 
@@ -251,10 +270,11 @@ class NodeFactory:
         name: str | None = None,
         jwt_secret: str | None = SECRET,
         cwd: Path | None = None,
+        args: Sequence[str] = (),
         **settings: object,
     ) -> HuddleNode:
         """A node not yet started. `settings` become `HUDDLE_<NAME>` variables
-        (`presence_ttl=1` -> `HUDDLE_PRESENCE_TTL=1`)."""
+        (`presence_ttl=1` -> `HUDDLE_PRESENCE_TTL=1`); `args` more `huddle serve` arguments."""
         name = name or f"n{len(self.nodes) + 1}"
         env = {"HUDDLE_REDIS_PREFIX": self.prefix}
         if jwt_secret is not None:
@@ -263,7 +283,7 @@ class NodeFactory:
         if cwd is None:
             cwd = self.root / name
         cwd.mkdir(parents=True, exist_ok=True)
-        node = HuddleNode(name, backend, env, cwd)
+        node = HuddleNode(name, backend, env, cwd, args)
         self.nodes.append(node)
         return node
 
