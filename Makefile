@@ -19,10 +19,11 @@ run: $(VENV)/ok
 
 # What the tests start as real processes: redis-server (contract suite, multi-node tests),
 # Debian's chromium (browser tests, driven by Playwright with executable_path: Playwright's own
-# browser download cannot work here), nginx (a real reverse proxy in front of two nodes) and
+# browser download cannot work here), nginx and haproxy (deploy/'s reverse proxies, run in
+# front of two nodes and checked with `nginx -t` / `haproxy -c`; both live in /usr/sbin) and
 # Node.js (the JavaScript client's tests). Each is installed from the system's packages when
 # its command is missing; the fixtures start their own instances on free ports.
-SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium nginx:nginx-light node:nodejs
+SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium nginx:nginx-light haproxy:haproxy node:nodejs
 
 system-packages:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \

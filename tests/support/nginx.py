@@ -1,8 +1,10 @@
-"""A real nginx (Debian's package) in front of Huddle nodes, as production runs them.
+"""A real nginx (Debian's package) in front of Huddle nodes, running deploy/nginx/huddle.conf.
 
-The proxy streams (no buffering, long read timeout), passes WebSocket upgrades, and fails over
-to the next node when one refuses connections. Its access log leaves query strings out: a
-stream ticket in a URL must not land in a proxy's log either (docs/operations.md).
+The shipped file is an `http`-context include; the tests fill its placeholder blocks (the
+nodes' ports, a free port to listen on, a log in the test's directory) and wrap it in the
+smallest main configuration that runs nginx unprivileged in the foreground: temporary paths
+in the test's directory, nothing else. What the proxy does (streaming, upgrades, failover,
+logs without query strings) is therefore exactly what deploy/ ships.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from tests.support.deploy_files import filled
 from tests.support.redis_server import free_port
 
 MISSING: Final = "nginx missing: `make test` installs it (apt-get install nginx-light)"
 
-_CONF: Final = """\
+_MAIN: Final = """\
 user root;
 worker_processes 1;
 daemon off;
@@ -31,52 +34,54 @@ http {{
     fastcgi_temp_path {home}/fastcgi;
     uwsgi_temp_path {home}/uwsgi;
     scgi_temp_path {home}/scgi;
-    log_format no_query '$remote_addr "$request_method $uri" $status $upstream_addr';
-    access_log {home}/access.log no_query;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
-    upstream huddle {{
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://huddle;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_buffering off;
-            proxy_read_timeout 1h;
-            proxy_connect_timeout 2s;
-            proxy_next_upstream error timeout;
-        }}
-    }}
+    include {home}/huddle.conf;
 }}
 """
 
 
+def nginx_exe() -> str:
+    exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if exe is None:
+        raise RuntimeError(MISSING)
+    return exe
+
+
+def write_config(
+    home: Path, port: int, upstreams: Sequence[int], *, failover: bool = False
+) -> Path:
+    """deploy/nginx/huddle.conf filled in and wrapped in `home`; returns the main file."""
+    lines = []
+    for i, upstream in enumerate(upstreams):
+        backup = " backup" if failover and i > 0 else ""
+        lines.append(f"server 127.0.0.1:{upstream} max_fails=1 fail_timeout=2s{backup};")
+    home.mkdir(parents=True, exist_ok=True)
+    conf = filled(
+        "nginx/huddle.conf",
+        {
+            "upstreams": "\n".join(lines),
+            "listen": f"listen 127.0.0.1:{port};",
+            "access_log": f"access_log {home}/access.log huddle_no_query;",
+        },
+    )
+    (home / "huddle.conf").write_text(conf)
+    main = home / "nginx.conf"
+    main.write_text(_MAIN.format(home=home))
+    return main
+
+
 class Nginx:
     """nginx on a free port proxying to `upstreams` (ports); with `failover`, every request
-    goes to the first node while it answers, to the next when it does not (a standby)."""
+    goes to the first node while it answers, to the next when it does not (a standby);
+    without it, requests take turns (round robin)."""
 
     def __init__(self, home: Path, upstreams: Sequence[int], *, failover: bool = True) -> None:
-        exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-        if exe is None:
-            raise RuntimeError(MISSING)
+        exe = nginx_exe()
         self.home = home
         self.port = free_port()
-        home.mkdir(parents=True, exist_ok=True)
-        lines = []
-        for i, upstream in enumerate(upstreams):
-            backup = " backup" if failover and i > 0 else ""
-            lines.append(
-                f"        server 127.0.0.1:{upstream} max_fails=1 fail_timeout=2s{backup};"
-            )
-        conf = _CONF.format(home=home, port=self.port, servers="\n".join(lines))
-        (home / "nginx.conf").write_text(conf)
+        main = write_config(home, self.port, upstreams, failover=failover)
         with (home / "stderr.log").open("wb") as stderr:
             self._proc = subprocess.Popen(
-                [exe, "-p", str(home), "-c", str(home / "nginx.conf")],
+                [exe, "-p", str(home), "-c", str(main)],
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
