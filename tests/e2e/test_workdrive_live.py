@@ -40,15 +40,7 @@ PRESENCE_TTL: Final = 1.5
 @asynccontextmanager
 async def present_on(node: HuddleNode, org: Org, token: str) -> AsyncIterator[Client]:
     """A WebSocket on `node` with a WorkDrive token, joined to the organization's presence."""
-    url = node.url.replace("http://", "ws://") + "/v1/ws"
-    async with connect(
-        url,
-        subprotocols=["huddle.v1.json"],  # type: ignore[list-item]
-        additional_headers={"X-API-KEY": token},
-    ) as conn:
-        client = Client(conn)
-        hello = await client.read()
-        assert hello["op"] == "hello", hello
+    async with ws_of(node, token) as client:
         joined = await client.request("presence.join", org_id=org.id, workspace_id=org.id)
         assert joined.get("ok", True) is not False, joined
         yield client

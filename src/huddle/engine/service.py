@@ -362,15 +362,7 @@ class RecordService:
         for _ in range(UPDATE_ROUNDS):
             current = await self.get(ws, collection, record_id, caller=principal)
             collection.permissions.check("delete", principal, current)
-            event = None
-            if collection.events is not None:
-                data = self._event_data(ws, collection, current.data, None, current.id)
-                event = RecordEvent(
-                    f"{collection.events}.deleted",
-                    actor,
-                    {**data, **(context or {})},
-                    audience_of(collection, current.data, current.created_by),
-                )
+            event = self._deleted_event(ws, collection, current, actor, context)
             outcome = await self._store.delete(
                 ws,
                 collection.name,
@@ -467,14 +459,7 @@ class RecordService:
                 ):
                     raise not_found(collection, rid)
                 collection.permissions.check("delete", principal, current)
-                event = None
-                if collection.events is not None:
-                    event = RecordEvent(
-                        f"{collection.events}.deleted",
-                        actor,
-                        self._event_data(ws, collection, current.data, None, rid),
-                        audience_of(collection, current.data, current.created_by),
-                    )
+                event = self._deleted_event(ws, collection, current, actor)
                 guard = self._guard(ws, collection, rid, actor, None)
                 ops.append(DeleteOp(collection.name, rid, current.version, event, guard))
             outcome = await self._store.batch(ws, ops)
@@ -549,14 +534,7 @@ class RecordService:
                     )
                 case Gone(collection, current):
                     collection.permissions.check("delete", principal, current)
-                    event = None
-                    if collection.events is not None:
-                        event = RecordEvent(
-                            f"{collection.events}.deleted",
-                            actor,
-                            self._event_data(ws, collection, current.data, None, current.id),
-                            audience_of(collection, current.data, current.created_by),
-                        )
+                    event = self._deleted_event(ws, collection, current, actor)
                     guard = self._guard(ws, collection, current.id, actor, None)
                     ops.append(DeleteOp(collection.name, current.id, current.version, event, guard))
             made.append(write)
@@ -655,6 +633,26 @@ class RecordService:
             indexes=indexes,
             unique=unique,
             references=refs,
+        )
+
+    def _deleted_event(
+        self,
+        ws: WorkspaceKey,
+        collection: Collection,
+        current: StoredRecord,
+        actor: Actor,
+        context: Mapping[str, Any] | None = None,
+    ) -> RecordEvent | None:
+        """The event of deleting `current` (None for a silent collection): the record as it
+        was, to whoever could read it."""
+        if collection.events is None:
+            return None
+        data = self._event_data(ws, collection, current.data, None, current.id)
+        return RecordEvent(
+            f"{collection.events}.deleted",
+            actor,
+            {**data, **(context or {})},
+            audience_of(collection, current.data, current.created_by),
         )
 
     def _event_data(

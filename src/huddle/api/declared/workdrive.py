@@ -110,14 +110,31 @@ async def _paging(
         int, Query(ge=1, description="Results per page (at most 100)", examples=[10])
     ] = PER_PAGE_DEFAULT,
 ) -> Paging:
+    return page_at(cur_page, per_page, Sort("created_at", descending=True))
+
+
+def page_at(cur_page: int, per_page: int, sort: Sort) -> Paging:
+    """Page `cur_page` (from 1) of `per_page` results (at most `PER_PAGE_MAX`)."""
     per_page = min(per_page, PER_PAGE_MAX)
     return Paging(
         offset=(cur_page - 1) * per_page,
         limit=per_page,
         page=cur_page,
         per_page=per_page,
-        sort=Sort("created_at", descending=True),
+        sort=sort,
     )
+
+
+def meta(paging: Paging, total: int) -> dict[str, Any]:
+    """A list's `meta`: `nextPage` is null on the last page."""
+    pages = -(-total // paging.per_page)
+    return {
+        "perPage": paging.per_page,
+        "totalPages": pages,
+        "totalResults": total,
+        "curPage": paging.page,
+        "nextPage": paging.page + 1 if paging.page < pages else None,
+    }
 
 
 WORKDRIVE: Final[ErrorDialect] = WorkDriveDialect()
@@ -243,15 +260,7 @@ class WorkDriveStyle:
     def list_out(
         self, module: Module, request: Request, page: Page, paging: Paging, items: list[Any]
     ) -> dict[str, Any]:
-        pages = -(-page.total // paging.per_page)
-        meta = {
-            "perPage": paging.per_page,
-            "totalPages": pages,
-            "totalResults": page.total,
-            "curPage": paging.page,
-            "nextPage": paging.page + 1 if paging.page < pages else None,
-        }
-        return {module.list_key: items, "meta": meta}
+        return {module.list_key: items, "meta": meta(paging, page.total)}
 
     def deleted(self, module: Module, records: Sequence[StoredRecord]) -> Response:
         ids = [_ids(module).encode(module.collection.name, r.id) for r in records]

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query
 from ...api.declared.module import Context, Hooks, Module, Operation, QueryFilter, Route, Written
 from ...api.declared.routes import router_of
 from ...api.declared.style import Paging
-from ...api.declared.workdrive import PER_PAGE_DEFAULT, PER_PAGE_MAX, WorkDriveStyle
+from ...api.declared.workdrive import PER_PAGE_DEFAULT, PER_PAGE_MAX, WorkDriveStyle, page_at
 from ...api.deps import CurrentPrincipal
 from ...engine.declarations import ADMINS_ONLY, Collection, Sort
 from ...engine.fields import declared
@@ -210,14 +210,7 @@ async def _sorted_paging(
             input=sort_direction,
             type="enum",
         )
-    per_page = min(per_page, PER_PAGE_MAX)
-    return Paging(
-        offset=(cur_page - 1) * per_page,
-        limit=per_page,
-        page=cur_page,
-        per_page=per_page,
-        sort=Sort("created_at", descending=direction == "DESC"),
-    )
+    return page_at(cur_page, per_page, Sort("created_at", descending=direction == "DESC"))
 
 
 class SortedWorkDriveStyle(WorkDriveStyle):

@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from ...api.declared.module import Context, Hooks, Module, Operation, QueryFilter, Route, Written
-from ...api.declared.workdrive import WorkDriveStyle
+from ...api.declared.style import Paging
+from ...api.declared.workdrive import WorkDriveStyle, meta
 from ...engine.writes import Change, New, Outcome, Write
 from ...errors import Forbidden, InvalidInput, Problem
 from ...store import StoredRecord
-from .context import WorkDriveContext, bound, example_answer, record_id, workdrive_module
+from .context import WorkDriveContext, example_answer, record_id, workdrive_module
 from .membership import retried
 from .people import DEPARTMENTS, SELF_SERVICE, USER, USERS, availability_in
 from .security_groups import sync_admins
@@ -340,8 +341,7 @@ supervisors = APIRouter(prefix="/api/users", tags=["WorkDrive: Users"])
 )
 async def list_supervisors(
     ctx: WorkDriveContext,
-    cur_page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1)] = 10,
+    paging: Annotated[Paging, Depends(STYLE.paging())],
     user_id: Annotated[str | None, Query(alias="userId")] = None,
 ) -> dict[str, Any]:
     """Without `userId`: every user somebody reports to. With it: that user's supervisors
@@ -353,30 +353,20 @@ async def list_supervisors(
         ids = list(dict.fromkeys(u for u in chosen if isinstance(u, int)))
     else:
         ids = await _all_supervisors(ctx)
-    per_page = min(per_page, 100)
-    start = (cur_page - 1) * per_page
     found = await records.get_many(ctx.ws, USERS, ids)
     present = [u for u in ids if u in found]
-    page = present[start : start + per_page]
-    module = bound(ctx, USERS_MODULE)
-    pages = -(-len(present) // per_page)
+    public = records.ids.in_workspace(ctx.ws)
     return {
         "users": [
             {
-                "id": module.style.record_out(module, found[u], {})["id"],
+                "id": public.encode(USER, u),
                 "email": found[u].data.get("email"),
                 "firstName": found[u].data.get("firstName"),
                 "lastName": found[u].data.get("lastName"),
             }
-            for u in page
+            for u in present[paging.offset : paging.offset + paging.limit]
         ],
-        "meta": {
-            "perPage": per_page,
-            "totalPages": pages,
-            "totalResults": len(present),
-            "curPage": cur_page,
-            "nextPage": cur_page + 1 if cur_page < pages else None,
-        },
+        "meta": meta(paging, len(present)),
     }
 
 
